@@ -1,0 +1,82 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "xoauth2-proxy",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "xoauth2-proxy", targets: ["XOAuth2ProxyCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Pure SMTP values and state machines: no sockets, no TLS.
+        .target(name: "SMTPCore", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // Channel handlers and connections: framing, codecs, STARTTLS, the upstream client.
+        .target(name: "SMTPNIO", dependencies: [
+            "SMTPCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Accounts", dependencies: []),
+        .target(name: "OAuth2", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Relay", dependencies: [
+            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "Ops", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The local fake provider: XOAUTH2-checking SMTP server plus token endpoint.
+        .target(name: "Sandbox", dependencies: [
+            "SMTPCore", "SMTPNIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "XOAuth2ProxyCLI", dependencies: [
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        .testTarget(name: "SMTPNIOTests", dependencies: [
+            "SMTPNIO", "SMTPCore",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ]),
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts"]),
+        .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
+        .testTarget(name: "RelayTests", dependencies: [
+            "Relay", "Sandbox", "Accounts", "OAuth2", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI",
+        ]),
+    ]
+)

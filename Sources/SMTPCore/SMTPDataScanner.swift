@@ -1,0 +1,98 @@
+/// Finds the end of a DATA body (`CRLF . CRLF`) in a byte stream that arrives in pieces, and
+/// checks it on the way: line length, size, bare CR / LF.
+///
+/// The body is relayed exactly as the client sent it (still dot-stuffed), so the message
+/// arrives upstream byte-identical; this only decides where it ends. Only CR LF starts a new
+/// line: treating a bare LF as a line end would let `LF . CR LF` end the message here but not
+/// at a stricter upstream (SMTP smuggling).
+public struct SMTPDataScanner: Sendable {
+    public struct Summary: Sendable, Hashable {
+        /// Octets of body as sent (dot-stuffed, with line endings), not counting the terminator.
+        public var size: Int
+        public var sawLongLine: Bool
+        public var sawBareLineEnding: Bool
+    }
+
+    public enum Result: Sendable, Hashable {
+        /// The first `count` bytes are body. Any bytes after them could begin the terminator and
+        /// must be offered again with more data.
+        case body(count: Int)
+        /// The first `bodyCount` bytes are body and the terminator ends at `consumed`.
+        case end(bodyCount: Int, consumed: Int)
+    }
+
+    private enum State: Sendable {
+        case lineStart, inLine, sawCR, dot, dotCR
+    }
+
+    public let maxLineLength: Int
+    private var state: State = .lineStart
+    private var lineLength = 0
+    public private(set) var summary = Summary(size: 0, sawLongLine: false, sawBareLineEnding: false)
+
+    /// `maxLineLength` includes CR LF (RFC 5321 4.5.3.1.6: 1000).
+    public init(maxLineLength: Int = 1000) {
+        self.maxLineLength = maxLineLength
+    }
+
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
+        // Where the current line started, to rewind to when the input ends inside a possible terminator.
+        var lineStartIndex = 0
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            switch state {
+            case .lineStart:
+                lineStartIndex = index
+                lineLength = 0
+                if byte == UInt8(ascii: ".") {
+                    state = .dot
+                } else {
+                    state = byte == UInt8(ascii: "\r") ? .sawCR : .inLine
+                    if byte == UInt8(ascii: "\n") { summary.sawBareLineEnding = true }
+                }
+            case .inLine:
+                if byte == UInt8(ascii: "\r") {
+                    state = .sawCR
+                } else if byte == UInt8(ascii: "\n") {
+                    summary.sawBareLineEnding = true
+                }
+            case .sawCR:
+                if byte == UInt8(ascii: "\n") {
+                    lineLength += 1
+                    if lineLength > maxLineLength { summary.sawLongLine = true }
+                    state = .lineStart
+                    index += 1
+                    continue
+                }
+                summary.sawBareLineEnding = true
+                state = byte == UInt8(ascii: "\r") ? .sawCR : .inLine
+            case .dot:
+                state = byte == UInt8(ascii: "\r") ? .dotCR : .inLine
+                if byte == UInt8(ascii: "\n") { summary.sawBareLineEnding = true }
+            case .dotCR:
+                if byte == UInt8(ascii: "\n") {
+                    summary.size += lineStartIndex
+                    state = .lineStart
+                    return .end(bodyCount: lineStartIndex, consumed: index + 1)
+                }
+                summary.sawBareLineEnding = true
+                state = byte == UInt8(ascii: "\r") ? .sawCR : .inLine
+            }
+            lineLength += 1
+            if lineLength > maxLineLength { summary.sawLongLine = true }
+            index += 1
+        }
+        switch state {
+        case .dot, .dotCR:
+            // Hold back "." / ".\r" until we know whether it is the terminator.
+            state = .lineStart
+            summary.size += lineStartIndex
+            return .body(count: lineStartIndex)
+        default:
+            summary.size += count
+            return .body(count: count)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+/// The server side of one SMTP session as a pure state machine: one method per event, each
+/// returning what the connection must do. It owns sequencing (EHLO, AUTH, MAIL, RCPT, DATA),
+/// the SASL exchange, recipient counting and the bad-command limit; the relay performs the
+/// actions and reports upstream verdicts back.
+public struct SMTPServerStateMachine: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        public var hostname = "localhost"
+        public var maxMessageSize = 35 * 1024 * 1024
+        public var maxRecipients = 100
+        /// chasquid's rule: this many failed commands in a row end the session with 421.
+        public var maxBadCommandsInARow = 3
+        public init() {}
+    }
+
+    public enum Action: Sendable, Hashable {
+        case reply(SMTPReply)
+        /// Reply (if any), then close. Any open transaction is abandoned.
+        case close(SMTPReply?)
+        /// Check these credentials and report with `authenticationResult`.
+        case verifyCredentials(SASL.Credentials)
+        /// Open a transaction upstream with MAIL FROM; report with `mailResult`.
+        case startMail(from: String, parameters: [SMTPParameter])
+        /// Send RCPT upstream; report with `recipientResult`.
+        case addRecipient(to: String, parameters: [SMTPParameter])
+        /// Send DATA upstream; report with `dataStartResult`.
+        case startData
+        /// Drop the transaction (the upstream gets RSET), then reply.
+        case resetTransaction(SMTPReply)
+    }
+
+    private enum SASLStep: Sendable, Hashable {
+        case plain
+        case loginUsername
+        case loginPassword(username: String)
+    }
+
+    private enum State: Sendable, Hashable {
+        case awaitingHello
+        case ready
+        case authenticating(SASLStep)
+        case verifying
+        case authenticated(user: String)
+        /// MAIL has been sent upstream; its verdict may still be on the way.
+        case transaction(user: String, recipients: Int)
+        case data(user: String, recipients: Int)
+        case closed
+    }
+
+    public let configuration: Configuration
+    private var state: State = .awaitingHello
+    private var hasGreeted = false
+    private var authenticatedUser: String?
+    private var badCommandsInARow = 0
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+    }
+
+    public var user: String? { authenticatedUser }
+
+    public var isInTransaction: Bool {
+        switch state {
+        case .transaction, .data: true
+        default: false
+        }
+    }
+
+    public var greeting: SMTPReply {
+        SMTPReply(220, "2.0.0", "\(configuration.hostname) ESMTP xoauth2-proxy ready")
+    }
+
+    public var ehloKeywords: [String] {
+        ["PIPELINING", "SIZE \(configuration.maxMessageSize)", "8BITMIME", "SMTPUTF8",
+         "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN"]
+    }
+
+    // MARK: Commands
+
+    public mutating func command(_ parsed: Result<SMTPCommand, SMTPCommandError>) -> Action {
+        switch parsed {
+        case .failure(.httpRequest):
+            state = .closed
+            return .close(nil)
+        case .failure(let error):
+            return bad(error.reply)
+        case .success(let command):
+            return handle(command)
+        }
+    }
+
+    public mutating func commandTooLong() -> Action {
+        bad(SMTPReply(500, "5.5.2", "Line too long"))
+    }
+
+    private mutating func handle(_ command: SMTPCommand) -> Action {
+        switch (command, state) {
+        case (_, .closed), (_, .verifying), (_, .authenticating), (_, .data):
+            // The framer never hands us a command in these states; treat it as out of sequence.
+            return bad(SMTPReply(503, "5.5.1", "Bad sequence of commands"))
+        case (.quit, _):
+            state = .closed
+            return .close(SMTPReply(221, "2.0.0", "Bye"))
+        case (.noop, _):
+            return good(SMTPReply(250, "2.0.0", "OK"))
+        case (.help, _):
+            return good(SMTPReply(214, "2.0.0", "See RFC 5321; this relay speaks ESMTP with AUTH PLAIN and LOGIN"))
+        case (.vrfy, _):
+            return good(SMTPReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
+        case (.starttls, _):
+            return bad(SMTPReply(502, "5.5.1", "STARTTLS not offered on this listener"))
+        case (.ehlo(let domain), _), (.helo(let domain), _):
+            return hello(domain: domain, extended: { if case .ehlo = command { true } else { false } }())
+        case (.rset, _):
+            let reply = SMTPReply(250, "2.0.0", "Reset OK")
+            if case .transaction(let user, _) = state {
+                state = .authenticated(user: user)
+                badCommandsInARow = 0
+                return .resetTransaction(reply)
+            }
+            return good(reply)
+        case (.auth(let mechanism, let initial), _):
+            return auth(mechanism: mechanism, initialResponse: initial)
+        case (.mail(let from, let parameters), _):
+            return mail(from: from, parameters: parameters)
+        case (.rcpt(let to, let parameters), _):
+            return rcpt(to: to, parameters: parameters)
+        case (.data, _):
+            guard case .transaction(let user, let recipients) = state else {
+                return bad(SMTPReply(503, "5.5.1", "Send MAIL and RCPT first"))
+            }
+            guard recipients > 0 else {
+                return bad(SMTPReply(554, "5.5.1", "No valid recipients"))
+            }
+            state = .data(user: user, recipients: recipients)
+            badCommandsInARow = 0
+            return .startData
+        }
+    }
+
+    private mutating func hello(domain: String, extended: Bool) -> Action {
+        hasGreeted = true
+        let name = configuration.hostname
+        let reply = extended
+            ? SMTPReply(code: 250, lines: ["\(name) greets \(domain)"] + ehloKeywords)
+            : SMTPReply(250, "2.0.0", "\(name) greets \(domain)")
+        // RFC 5321 4.1.4: a new EHLO/HELO resets any transaction in progress.
+        if case .transaction(let user, _) = state {
+            state = .authenticated(user: user)
+            badCommandsInARow = 0
+            return .resetTransaction(reply)
+        }
+        if case .awaitingHello = state { state = .ready }
+        return good(reply)
+    }
+
+    private mutating func auth(mechanism: String, initialResponse: String?) -> Action {
+        guard hasGreeted else { return bad(SMTPReply(503, "5.5.1", "Send EHLO first")) }
+        guard authenticatedUser == nil else { return bad(SMTPReply(503, "5.5.1", "Already authenticated")) }
+        guard case .ready = state else { return bad(SMTPReply(503, "5.5.1", "Bad sequence of commands")) }
+        switch (mechanism, initialResponse) {
+        case ("PLAIN", nil):
+            state = .authenticating(.plain)
+            return .reply(SMTPReply(code: 334, lines: [""]))
+        case ("PLAIN", let response?):
+            return plainResponse(response)
+        case ("LOGIN", nil):
+            state = .authenticating(.loginUsername)
+            return .reply(SMTPReply(code: 334, lines: [SASL.loginUsernameChallenge]))
+        case ("LOGIN", let response?):
+            return loginUsername(response)
+        default:
+            return bad(SMTPReply(504, "5.5.4", "Unrecognized authentication mechanism"))
+        }
+    }
+
+    /// A line sent in answer to a 334 challenge.
+    public mutating func authResponse(_ response: String) -> Action {
+        guard case .authenticating(let step) = state else {
+            return bad(SMTPReply(503, "5.5.1", "Bad sequence of commands"))
+        }
+        if response == "*" {
+            state = .ready
+            return bad(SMTPReply(501, "5.0.0", "Authentication cancelled"))
+        }
+        switch step {
+        case .plain:
+            return plainResponse(response)
+        case .loginUsername:
+            return loginUsername(response)
+        case .loginPassword(let username):
+            guard case .success(let password) = SASL.decodeLoginField(response) else { return malformedSASL() }
+            state = .verifying
+            return .verifyCredentials(SASL.Credentials(username: username, password: password))
+        }
+    }
+
+    private mutating func plainResponse(_ response: String) -> Action {
+        guard case .success(let credentials) = SASL.decodePlain(response) else { return malformedSASL() }
+        state = .verifying
+        return .verifyCredentials(credentials)
+    }
+
+    private mutating func loginUsername(_ response: String) -> Action {
+        guard case .success(let username) = SASL.decodeLoginField(response), !username.isEmpty else {
+            return malformedSASL()
+        }
+        state = .authenticating(.loginPassword(username: username))
+        return .reply(SMTPReply(code: 334, lines: [SASL.loginPasswordChallenge]))
+    }
+
+    private mutating func malformedSASL() -> Action {
+        state = .ready
+        return bad(SMTPReply(501, "5.5.2", "Cannot decode authentication response"))
+    }
+
+    /// The verdict on credentials from `verifyCredentials`; `user` is the canonical account email.
+    public mutating func authenticationResult(user: String?) -> Action {
+        guard case .verifying = state else { return .reply(SMTPReply(503, "5.5.1", "Bad sequence of commands")) }
+        guard let user else {
+            state = .ready
+            // Says nothing about which part was wrong (RFC 4954 535 5.7.8).
+            return bad(SMTPReply(535, "5.7.8", "Authentication credentials invalid"))
+        }
+        authenticatedUser = user
+        state = .authenticated(user: user)
+        return good(SMTPReply(235, "2.7.0", "Authentication successful"))
+    }
+
+    private mutating func mail(from: String, parameters: [SMTPParameter]) -> Action {
+        guard hasGreeted else { return bad(SMTPReply(503, "5.5.1", "Send EHLO first")) }
+        guard let user = authenticatedUser else { return bad(SMTPReply(530, "5.7.0", "Authentication required")) }
+        guard case .authenticated = state else { return bad(SMTPReply(503, "5.5.1", "Nested MAIL command")) }
+        for parameter in parameters {
+            switch (parameter.keyword, parameter.value) {
+            case ("SIZE", let value?):
+                guard let size = Int(value), size >= 0 else { return bad(SMTPReply(501, "5.5.4", "Bad SIZE value")) }
+                if size > configuration.maxMessageSize {
+                    return bad(SMTPReply(552, "5.3.4", "Message size exceeds fixed limit of \(configuration.maxMessageSize) octets"))
+                }
+            case ("BODY", let value?) where ["7BIT", "8BITMIME"].contains(value.uppercased()):
+                break
+            case ("SMTPUTF8", nil):
+                break
+            default:
+                return bad(SMTPReply(555, "5.5.4", "Unsupported MAIL parameter \(parameter.keyword)"))
+            }
+        }
+        state = .transaction(user: user, recipients: 0)
+        badCommandsInARow = 0
+        return .startMail(from: from, parameters: parameters)
+    }
+
+    private mutating func rcpt(to: String, parameters: [SMTPParameter]) -> Action {
+        guard case .transaction(let user, let recipients) = state else {
+            return bad(SMTPReply(503, "5.5.1", "Send MAIL first"))
+        }
+        if let parameter = parameters.first {
+            return bad(SMTPReply(555, "5.5.4", "Unsupported RCPT parameter \(parameter.keyword)"))
+        }
+        guard recipients < configuration.maxRecipients else {
+            return .reply(SMTPReply(452, "4.5.3", "Too many recipients"))
+        }
+        // Counted now, before the verdict, so pipelined RCPTs cannot overshoot the limit.
+        state = .transaction(user: user, recipients: recipients + 1)
+        badCommandsInARow = 0
+        return .addRecipient(to: to, parameters: parameters)
+    }
+
+    // MARK: Upstream verdicts
+
+    /// MAIL's verdict. Anything but 2xx means there is no transaction.
+    public mutating func mailResult(_ reply: SMTPReply) -> SMTPReply {
+        if !reply.isPositiveCompletion, case .transaction(let user, _) = state {
+            state = .authenticated(user: user)
+        }
+        return reply.withEnhancedStatus()
+    }
+
+    public mutating func recipientResult(_ reply: SMTPReply) -> SMTPReply {
+        if !reply.isPositiveCompletion, case .transaction(let user, let recipients) = state {
+            state = .transaction(user: user, recipients: max(0, recipients - 1))
+        }
+        return reply.withEnhancedStatus()
+    }
+
+    /// DATA's verdict: 354 means body follows; anything else leaves the transaction open.
+    public mutating func dataStartResult(_ reply: SMTPReply) -> SMTPReply {
+        if reply.code != 354, case .data(let user, let recipients) = state {
+            state = .transaction(user: user, recipients: recipients)
+        }
+        return reply.isIntermediate ? reply : reply.withEnhancedStatus()
+    }
+
+    /// The transaction is over: body answered, or the upstream was lost.
+    public mutating func transactionEnded() {
+        switch state {
+        case .transaction(let user, _), .data(let user, _):
+            state = .authenticated(user: user)
+        default:
+            break
+        }
+    }
+
+    // MARK: Bookkeeping
+
+    private mutating func good(_ reply: SMTPReply) -> Action {
+        badCommandsInARow = 0
+        return .reply(reply)
+    }
+
+    private mutating func bad(_ reply: SMTPReply) -> Action {
+        badCommandsInARow += 1
+        if badCommandsInARow >= configuration.maxBadCommandsInARow {
+            state = .closed
+            return .close(SMTPReply(421, "4.7.0", "Too many errors, closing connection"))
+        }
+        return .reply(reply)
+    }
+}
