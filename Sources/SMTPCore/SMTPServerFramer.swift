@@ -69,6 +69,9 @@ public struct SMTPServerFramer: Sendable {
         return false
     }
 
+    /// True when every line handed out has been answered: the next move is the client's.
+    public var isAwaitingClient: Bool { unanswered == 0 }
+
     public mutating func append(_ bytes: ByteBuffer) {
         if buffer.readableBytes == 0 {
             buffer = bytes

@@ -43,6 +43,8 @@ public struct SMTPServerStateMachine: Sendable {
         /// MAIL has been sent upstream; its verdict may still be on the way.
         case transaction(user: String, recipients: Int)
         case data(user: String, recipients: Int)
+        /// The upstream went away mid-transaction: the rest of it gets 451 until MAIL or RSET.
+        case lost(user: String)
         case closed
     }
 
@@ -110,8 +112,14 @@ public struct SMTPServerStateMachine: Sendable {
             return bad(SMTPReply(502, "5.5.1", "STARTTLS not offered on this listener"))
         case (.ehlo(let domain), _), (.helo(let domain), _):
             return hello(domain: domain, extended: { if case .ehlo = command { true } else { false } }())
+        case (.rcpt, .lost), (.data, .lost):
+            return .reply(Self.upstreamLostReply)
         case (.rset, _):
             let reply = SMTPReply(250, "2.0.0", "Reset OK")
+            if case .lost(let user) = state {
+                state = .authenticated(user: user)
+                return good(reply)
+            }
             if case .transaction(let user, _) = state {
                 state = .authenticated(user: user)
                 badCommandsInARow = 0
@@ -150,6 +158,7 @@ public struct SMTPServerStateMachine: Sendable {
             return .resetTransaction(reply)
         }
         if case .awaitingHello = state { state = .ready }
+        if case .lost(let user) = state { state = .authenticated(user: user) }
         return good(reply)
     }
 
@@ -229,7 +238,10 @@ public struct SMTPServerStateMachine: Sendable {
     private mutating func mail(from: String, parameters: [SMTPParameter]) -> Action {
         guard hasGreeted else { return bad(SMTPReply(503, "5.5.1", "Send EHLO first")) }
         guard let user = authenticatedUser else { return bad(SMTPReply(530, "5.7.0", "Authentication required")) }
-        guard case .authenticated = state else { return bad(SMTPReply(503, "5.5.1", "Nested MAIL command")) }
+        switch state {
+        case .authenticated, .lost: break
+        default: return bad(SMTPReply(503, "5.5.1", "Nested MAIL command"))
+        }
         for parameter in parameters {
             switch (parameter.keyword, parameter.value) {
             case ("SIZE", let value?):
@@ -291,7 +303,19 @@ public struct SMTPServerStateMachine: Sendable {
         return reply.isIntermediate ? reply : reply.withEnhancedStatus()
     }
 
-    /// The transaction is over: body answered, or the upstream was lost.
+    public static let upstreamLostReply = SMTPReply(451, "4.4.2", "Connection to the mail provider was lost; start the transaction again")
+
+    /// The upstream connection died mid-transaction.
+    public mutating func transactionLost() {
+        switch state {
+        case .transaction(let user, _), .data(let user, _):
+            state = .lost(user: user)
+        default:
+            break
+        }
+    }
+
+    /// The transaction is over: the body was answered.
     public mutating func transactionEnded() {
         switch state {
         case .transaction(let user, _), .data(let user, _):

@@ -1,0 +1,88 @@
+/// One mailbox the proxy relays for: how apps log in to us, how we get tokens for it, and
+/// where we send its mail. Values are fully resolved: provider defaults are applied and
+/// `{tenant}` is substituted, so consumers never look at the provider to fill gaps.
+///
+/// `description`, `debugDescription` and the reflection mirror redact every secret; see
+/// Account+Redaction.swift.
+public struct Account: Sendable, Hashable {
+    public var accountID: String
+    public var email: String
+    public var provider: Provider
+    public var clientID: String
+    public var clientSecret: String?
+    public var refreshToken: String
+    /// What the app sends as its SMTP password. Nil means the account cannot log in.
+    public var password: String?
+    /// Resolved: defaults applied, `{tenant}` substituted.
+    public var tokenURL: String
+    public var scope: String?
+    public var tenant: String?
+    public var smtpHost: String
+    public var smtpPort: Int
+    public var smtpTLS: SMTPTLSMode
+    /// Extra trust anchor (PEM) for the upstream SMTP server's certificate.
+    public var tlsCAFile: String?
+    public var maxConnections: Int
+    public var maxMessagesPerConnection: Int
+
+    public static let defaultMaxMessagesPerConnection = 100
+
+    /// Builds an account by hand, filling gaps the way the loader does: a nil `accountID`
+    /// becomes the email; nil `tokenURL`, `scope`, `tenant`, `smtpHost`, `smtpPort` and
+    /// `maxConnections` take the provider's defaults. Because nil means "default", an outlook
+    /// account without any scope can only be had by setting `scope = nil` afterwards.
+    ///
+    /// Nothing is validated here (that is the loader's job); a `custom` account with no
+    /// `tokenURL`/`smtpHost` gets empty strings.
+    public init(
+        accountID: String? = nil,
+        email: String,
+        provider: Provider,
+        clientID: String,
+        clientSecret: String? = nil,
+        refreshToken: String,
+        password: String? = nil,
+        tokenURL: String? = nil,
+        scope: String? = nil,
+        tenant: String? = nil,
+        smtpHost: String? = nil,
+        smtpPort: Int? = nil,
+        smtpTLS: SMTPTLSMode = .starttls,
+        tlsCAFile: String? = nil,
+        maxConnections: Int? = nil,
+        maxMessagesPerConnection: Int = Account.defaultMaxMessagesPerConnection
+    ) {
+        let resolvedTenant = tenant ?? provider.defaultTenant
+        self.accountID = accountID ?? email
+        self.email = email
+        self.provider = provider
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.refreshToken = refreshToken
+        self.password = password
+        self.tokenURL = tokenURL.map { substitutingTenant(in: $0, tenant: resolvedTenant) }
+            ?? provider.defaultTokenURL(tenant: resolvedTenant)
+            ?? ""
+        self.scope = scope ?? provider.defaultScope
+        self.tenant = resolvedTenant
+        self.smtpHost = smtpHost ?? provider.defaultSMTPHost ?? ""
+        self.smtpPort = smtpPort ?? smtpTLS.defaultPort
+        self.smtpTLS = smtpTLS
+        self.tlsCAFile = tlsCAFile
+        self.maxConnections = maxConnections ?? provider.defaultMaxConnections
+        self.maxMessagesPerConnection = maxMessagesPerConnection
+    }
+
+    /// An account without a configured password exists only so mail can be attributed to it
+    /// (or so it can be enabled later); nobody can authenticate as it.
+    public var canLogIn: Bool {
+        password != nil
+    }
+
+    /// The SMTP AUTH password check, in constant time. Always false when no password is set,
+    /// so an empty submitted password can never match a missing one.
+    public func passwordMatches(_ candidate: String) -> Bool {
+        guard let password else { return false }
+        return constantTimeEquals(password, candidate)
+    }
+}

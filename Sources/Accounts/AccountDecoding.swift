@@ -1,0 +1,115 @@
+/// Turns one element of the accounts array into a validated, fully resolved `Account`.
+/// Checks run in the order a person fixing the file would want: unknown (misspelt) fields
+/// first, then identity, then credentials, then endpoints.
+enum AccountDecoding {
+    static func decode(_ value: JSONValue, index: Int, source: String, baseDirectory: String?) throws(ConfigError) -> Account {
+        guard case .object(let members) = value else {
+            throw ConfigError(source: source, index: index, message: "must be a JSON object, got \(value.typeName)")
+        }
+        var reader = AccountFieldReader(members: members, source: source, index: index)
+        reader.accountID = provisionalAccountID(reader)
+
+        if let unknown = reader.unknownKeys.first {
+            let hint = AccountField.suggestion(for: unknown).map { " (did you mean \"\($0.rawValue)\"?)" } ?? ""
+            throw reader.error(rawField: unknown, "unknown field\(hint)")
+        }
+
+        let explicitID = try reader.optionalString(.accountID)
+        if let explicitID, let problem = AccountValidation.accountIDProblem(explicitID) {
+            throw reader.error(.accountID, problem)
+        }
+        let email = try reader.requiredString(.email)
+        if let problem = AccountValidation.emailProblem(email) { throw reader.error(.email, problem) }
+        let accountID = explicitID ?? email
+        reader.accountID = accountID
+
+        let provider = try reader.requiredEnum(.provider, as: Provider.self)
+        let clientID = try reader.requiredString(.clientID)
+        let clientSecret = provider.requiresClientSecret
+            ? try reader.requiredString(.clientSecret, because: "for provider \"\(provider.rawValue)\"")
+            : try reader.optionalString(.clientSecret)
+        let refreshToken = try reader.requiredString(.refreshToken)
+        for (field, value) in [(AccountField.clientID, clientID), (.clientSecret, clientSecret), (.refreshToken, refreshToken)] {
+            if let value, let problem = AccountValidation.credentialProblem(value) { throw reader.error(field, problem) }
+        }
+        // The password is compared byte-for-byte with what the app sends, so it is taken as is.
+        let password = try reader.optionalString(.password)
+
+        let tenant = try reader.optionalString(.tenant) ?? provider.defaultTenant
+        if let tenant, let problem = AccountValidation.tenantProblem(tenant) { throw reader.error(.tenant, problem) }
+        let scope = try reader.optionalString(.scope) ?? provider.defaultScope
+        if let scope, let problem = AccountValidation.scopeProblem(scope) { throw reader.error(.scope, problem) }
+
+        let smtpTLS = try reader.optionalEnum(.smtpTLS, as: SMTPTLSMode.self) ?? .starttls
+        let smtpHost = try resolvedSMTPHost(reader, provider: provider)
+        let smtpPort = try reader.optionalInt(.smtpPort, in: 1...65535, rangeDescription: "between 1 and 65535")
+            ?? smtpTLS.defaultPort
+        if smtpTLS == .none, !LoopbackHost.isLoopback(smtpHost) {
+            throw reader.error(.smtpTLS, "\"none\" (plain-text SMTP) is allowed only when smtp_host is a loopback address (127.0.0.0/8, ::1, localhost)")
+        }
+
+        let tokenURL = try resolvedTokenURL(reader, provider: provider, tenant: tenant)
+
+        var tlsCAFile: String?
+        if let rawPath = try reader.optionalString(.tlsCAFile) {
+            let path = CAFileCheck.resolve(rawPath, baseDirectory: baseDirectory)
+            if let problem = CAFileCheck.problem(atPath: path) { throw reader.error(.tlsCAFile, problem) }
+            tlsCAFile = path
+        }
+
+        let maxConnections = try reader.optionalInt(.maxConnections, in: 1...Int.max, rangeDescription: "of at least 1")
+            ?? provider.defaultMaxConnections
+        let maxMessages = try reader.optionalInt(.maxMessagesPerConnection, in: 1...Int.max, rangeDescription: "of at least 1")
+            ?? Account.defaultMaxMessagesPerConnection
+
+        return Account(
+            accountID: accountID, email: email, provider: provider,
+            clientID: clientID, clientSecret: clientSecret, refreshToken: refreshToken, password: password,
+            tokenURL: tokenURL, scope: scope, tenant: tenant,
+            smtpHost: smtpHost, smtpPort: smtpPort, smtpTLS: smtpTLS, tlsCAFile: tlsCAFile,
+            maxConnections: maxConnections, maxMessagesPerConnection: maxMessages
+        )
+    }
+
+    /// The identity errors are labelled with before the identity fields themselves have been
+    /// checked: a valid `account_id`, else (only when none is given) a valid email. An
+    /// invalid value is never used as a label, which keeps junk out of the message.
+    private static func provisionalAccountID(_ reader: AccountFieldReader) -> String? {
+        switch reader.members[AccountField.accountID.rawValue] {
+        case .string(let id)?:
+            return !id.isEmpty && AccountValidation.accountIDProblem(id) == nil ? id : nil
+        case nil, .null?:
+            if case .string(let email)? = reader.members[AccountField.email.rawValue],
+               AccountValidation.emailProblem(email) == nil {
+                return email
+            }
+            return nil
+        case _?:
+            return nil
+        }
+    }
+
+    private static func resolvedSMTPHost(_ reader: AccountFieldReader, provider: Provider) throws(ConfigError) -> String {
+        let host: String
+        if let defaultHost = provider.defaultSMTPHost {
+            host = try reader.optionalString(.smtpHost) ?? defaultHost
+        } else {
+            host = try reader.requiredString(.smtpHost, because: "for provider \"\(provider.rawValue)\"")
+        }
+        if let problem = AccountValidation.smtpHostProblem(host) { throw reader.error(.smtpHost, problem) }
+        // Connect APIs want "::1", not the URL-style "[::1]".
+        return LoopbackHost.unbracketed(host)
+    }
+
+    private static func resolvedTokenURL(_ reader: AccountFieldReader, provider: Provider, tenant: String?) throws(ConfigError) -> String {
+        let template: String
+        if let defaultTemplate = provider.defaultTokenURLTemplate {
+            template = try reader.optionalString(.tokenURL) ?? defaultTemplate
+        } else {
+            template = try reader.requiredString(.tokenURL, because: "for provider \"\(provider.rawValue)\"")
+        }
+        let tokenURL = substitutingTenant(in: template, tenant: tenant)
+        if let problem = AccountValidation.tokenURLProblem(tokenURL) { throw reader.error(.tokenURL, problem) }
+        return tokenURL
+    }
+}

@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case json, text
+
+    /// JSON for machines (containers, systemd), text when a person is watching a terminal.
+    public static var automatic: LogFormat { isatty(1) != 0 ? .text : .json }
+}
+
+public enum LoggingSetup {
+    /// Installs the process-wide handler once; later calls are ignored by swift-log.
+    public static func bootstrap(format: LogFormat, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = switch format {
+            case .json: JSONLogHandler(label: label)
+            case .text: TextLogHandler(label: label)
+            }
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

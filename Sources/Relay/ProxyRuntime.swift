@@ -1,0 +1,71 @@
+import Accounts
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import OAuth2
+import SMTPNIO
+
+/// Everything `serve` wires together, in one place so tests run exactly what the binary runs:
+/// the HTTP client for token endpoints, the token cache, the accounts with their pools, and
+/// the bound SMTP listener.
+public final class ProxyRuntime: Sendable {
+    public struct Configuration: Sendable {
+        public var server = RelayServer.Configuration()
+        /// Name the proxy gives in EHLO to providers.
+        public var heloName = "localhost"
+        public var upstreamTimeouts = SMTPClientConnection.Timeouts()
+        public var tokenExpiryMargin: Duration = .seconds(600)
+        public var poolAcquireTimeout: Duration = .seconds(30)
+        public var upstreamIdleTimeout: Duration = .seconds(300)
+        /// Connections are retired this long before the token they authenticated with expires.
+        public var upstreamTokenExpirySafety: Duration = .seconds(60)
+        public init() {}
+    }
+
+    public let server: RelayServer
+    public let tokens: TokenCache
+    private let httpClient: HTTPClient
+
+    private init(server: RelayServer, tokens: TokenCache, httpClient: HTTPClient) {
+        self.server = server
+        self.tokens = tokens
+        self.httpClient = httpClient
+    }
+
+    /// Reads CA files and binds the listener; throws `ConfigError`-like errors for unusable
+    /// TLS files and socket errors for a taken port.
+    public static func start(_ configuration: Configuration, directory: AccountDirectory,
+                             group: any EventLoopGroup, logger: Logger) async throws -> ProxyRuntime {
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        httpConfiguration.redirectConfiguration = .disallow
+        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
+        do {
+            var cacheConfiguration = TokenCache.Configuration()
+            cacheConfiguration.expiryMargin = configuration.tokenExpiryMargin
+            let tokens = TokenCache(
+                grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient)),
+                configuration: cacheConfiguration,
+                logger: logger)
+            let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,
+                                              heloName: configuration.heloName, logger: logger)
+            let accounts = try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector) { pool in
+                var pool = pool
+                pool.acquireTimeout = configuration.poolAcquireTimeout
+                pool.idleTimeout = configuration.upstreamIdleTimeout
+                pool.tokenExpirySafety = configuration.upstreamTokenExpirySafety
+                return pool
+            }
+            let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group, logger: logger)
+            return ProxyRuntime(server: server, tokens: tokens, httpClient: httpClient)
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+    }
+
+    /// After the server's `run` returned.
+    public func shutdown() async {
+        try? await httpClient.shutdown()
+    }
+}

@@ -1,0 +1,84 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import SMTPCore
+import SMTPNIO
+
+/// The SMTP listener apps talk to, as a `Service`: bound up front (so a taken port fails at
+/// start-up, and tests learn the port), serving until graceful shutdown.
+public final class RelayServer: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 2525
+        public var idleTimeout: TimeAmount = .minutes(5)
+        public var session = RelaySessionConfiguration()
+        public var sweepInterval: Duration = .seconds(30)
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let accounts: RelayAccounts
+    private let listener: SMTPListener
+    private let logger: Logger
+
+    public var port: Int { listener.port }
+
+    private init(configuration: Configuration, accounts: RelayAccounts, listener: SMTPListener, logger: Logger) {
+        self.configuration = configuration
+        self.accounts = accounts
+        self.listener = listener
+        self.logger = logger
+    }
+
+    public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup, logger: Logger) async throws -> RelayServer {
+        var framing = SMTPServerFramer.Configuration()
+        framing.maxDataLineLength = 1000
+        let listener = try await SMTPListener.bind(
+            SMTPListener.Configuration(host: configuration.host, port: configuration.port, framing: framing, idleTimeout: configuration.idleTimeout),
+            group: group)
+        return RelayServer(configuration: configuration, accounts: accounts, listener: listener, logger: logger)
+    }
+
+    public func run() async throws {
+        logger.info("SMTP listener ready", metadata: ["address": "\(configuration.host):\(port)", "dry_run": "\(configuration.session.dryRun)"])
+        let accounts = accounts
+        let sessionConfiguration = configuration.session
+        let logger = logger
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { [configuration] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: configuration.sweepInterval)
+                        accounts.sweep()
+                    }
+                }
+                try await listener.run { connection in
+                    var sessionLogger = logger
+                    sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
+                    if let remote = connection.channel.remoteAddress {
+                        sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
+                    }
+                    var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger)
+                    await session.run(connection)
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [listener, logger] in
+            logger.info("SMTP listener closing")
+            Task { await listener.close() }
+        }
+        await accounts.close()
+        logger.info("SMTP listener stopped")
+    }
+
+    public func close() async {
+        await listener.close()
+    }
+}
+
+/// Short random session ids for log correlation.
+enum SessionID {
+    static func next() -> String {
+        String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+    }
+}

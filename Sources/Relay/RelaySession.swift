@@ -1,0 +1,401 @@
+import Accounts
+import Logging
+import NIOCore
+import SMTPCore
+import SMTPNIO
+
+public struct RelaySessionConfiguration: Sendable {
+    public var stateMachine = SMTPServerStateMachine.Configuration()
+    /// Run the whole client session but contact no upstream.
+    public var dryRun = false
+    /// A reused connection idle longer than this has its MAIL answered before anything else is
+    /// pipelined behind it, so a connection the provider dropped quietly is replaced unseen.
+    public var staleAfter: Duration = .seconds(10)
+    public init() {}
+}
+
+/// One client connection: SMTP in, the same transaction carried to the account's upstream.
+///
+/// Commands a client pipelines are pipelined upstream too; the replies come back in order and
+/// are written with one flush per group. The client hears 250 for a message only when the
+/// upstream said 250 to its end of data.
+struct RelaySession {
+    private enum PendingReply {
+        case local(SMTPReply)
+        case mail(EventLoopFuture<SMTPReply>)
+        case recipient(EventLoopFuture<SMTPReply>)
+        /// RSET left over from the lease's previous user; its reply is not the client's.
+        case upstreamReset(EventLoopFuture<SMTPReply>)
+    }
+
+    private struct Body {
+        var size = 0
+        /// Set once the message cannot go through; the rest of the body is read and dropped.
+        var failure: SMTPReply?
+    }
+
+    private enum Next { case proceed, close }
+
+    typealias Outbound = NIOAsyncChannelOutboundWriter<SMTPReply>
+
+    private let accounts: RelayAccounts
+    private let configuration: RelaySessionConfiguration
+    private var logger: Logger
+    private var machine: SMTPServerStateMachine
+    private var account: RelayAccount?
+    private var lease: UpstreamPool.Lease?
+    private var pending: [PendingReply] = []
+    private var body: Body?
+    private var transactionStart: ContinuousClock.Instant?
+    private var recipientCount = 0
+
+    init(accounts: RelayAccounts, configuration: RelaySessionConfiguration, logger: Logger) {
+        self.accounts = accounts
+        self.configuration = configuration
+        self.logger = logger
+        self.machine = SMTPServerStateMachine(configuration: configuration.stateMachine)
+    }
+
+    mutating func run(_ connection: SMTPServerConnection) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(machine.greeting)
+                session: for try await frames in inbound {
+                    for frame in frames {
+                        if try await handle(frame, outbound) == .close { break session }
+                    }
+                    try await flush(outbound)
+                }
+            }
+        } catch {
+            logger.debug("client connection ended", metadata: ["error": "\(error)"])
+        }
+        // Verdicts still on their way would be read by the connection's next user as its own.
+        if pending.contains(where: { if case .local = $0 { false } else { true } }) { dropLease() }
+        pending.removeAll()
+        abandonTransaction()
+    }
+
+    // MARK: Frames
+
+    private mutating func handle(_ frame: SMTPServerFrame, _ outbound: Outbound) async throws -> Next {
+        switch frame {
+        case .command(let line):
+            let parsed = SMTPCommandParser.parse(line.readableBytesView)
+            switch parsed {
+            case .success(.mail), .success(.rcpt):
+                break
+            default:
+                // Only MAIL and RCPT travel pipelined; everything else needs the verdicts so far.
+                try await flush(outbound)
+            }
+            if case .success(let command) = parsed {
+                logger.trace("command", metadata: ["verb": "\(command.verb)"])
+            }
+            return try await perform(machine.command(parsed), outbound)
+        case .commandTooLong:
+            try await flush(outbound)
+            return try await perform(machine.commandTooLong(), outbound)
+        case .authResponse(let line):
+            return try await perform(machine.authResponse(String(buffer: line)), outbound)
+        case .data(let chunk):
+            await relayBody(chunk)
+            return .proceed
+        case .endOfData(let summary):
+            await finishBody(summary)
+            return .proceed
+        }
+    }
+
+    private mutating func perform(_ action: SMTPServerStateMachine.Action, _ outbound: Outbound) async throws -> Next {
+        switch action {
+        case .reply(let reply):
+            pending.append(.local(reply))
+        case .close(let reply):
+            try await flush(outbound)
+            abandonTransaction()
+            if let reply { try await outbound.write(reply) }
+            return .close
+        case .verifyCredentials(let credentials):
+            let verified = verify(credentials)
+            account = verified
+            if let verified {
+                logger[metadataKey: "account_id"] = "\(verified.account.accountID)"
+                logger.info("client authenticated")
+            } else {
+                logger.notice("client authentication failed", metadata: ["username": "\(credentials.username.prefix(320))"])
+            }
+            return try await perform(machine.authenticationResult(user: verified?.account.email), outbound)
+        case .startMail(let from, let parameters):
+            await startMail(from: from, parameters: parameters)
+        case .addRecipient(let to, _):
+            await addRecipient(to: to)
+        case .startData:
+            await startData()
+        case .resetTransaction(let reply):
+            abandonTransaction()
+            pending.append(.local(reply))
+        }
+        return .proceed
+    }
+
+    // MARK: Authentication
+
+    /// The password check runs even for unknown users so timing says nothing about which
+    /// part was wrong.
+    private func verify(_ credentials: SASL.Credentials) -> RelayAccount? {
+        let candidate = accounts.lookup(email: credentials.username)
+        let expected = candidate?.account.password
+        let matches = constantTimeEquals(expected ?? "\u{0}no-password", credentials.password)
+        guard let candidate, expected != nil, matches else { return nil }
+        return candidate
+    }
+
+    // MARK: Transaction
+
+    private mutating func startMail(from: String, parameters: [SMTPParameter]) async {
+        transactionStart = .now
+        recipientCount = 0
+        if configuration.dryRun {
+            pending.append(.local(machine.mailResult(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))))
+            return
+        }
+        guard let account else {
+            pending.append(.local(machine.mailResult(RelayFailure.upstreamLost.clientReply)))
+            return
+        }
+        for attempt in 1...2 {
+            let acquired: UpstreamPool.Lease
+            do {
+                acquired = try await account.pool.acquire()
+            } catch {
+                logger.warning("no upstream connection", metadata: ["reason": "\(error)"])
+                pending.append(.local(machine.mailResult(error.clientReply)))
+                return
+            }
+            var current = acquired
+            let line = Self.mailLine(from: from, parameters: parameters, upstream: current.connection.client.capabilities)
+            let reset = current.needsReset ? await send(current, "RSET", step: "RSET") : nil
+            current.needsReset = false
+            let mail = await send(current, line, step: "MAIL")
+            lease = current
+            let isStale = (current.idleFor ?? .zero) > configuration.staleAfter
+            guard isStale, attempt == 1 else {
+                if let reset { pending.append(.upstreamReset(reset)) }
+                pending.append(.mail(mail))
+                return
+            }
+            current.connection.client.flush()
+            do {
+                let reply = try await mail.get()
+                pending.append(.mail(current.connection.client.eventLoop.makeSucceededFuture(reply)))
+                return
+            } catch {
+                // The provider dropped it while idle; nothing was accepted, so try a fresh one.
+                logger.debug("idle upstream connection was gone, replacing it")
+                dropLease()
+            }
+        }
+    }
+
+    /// Carries over what the upstream understands; the state machine already refused the rest.
+    static func mailLine(from: String, parameters: [SMTPParameter], upstream: EHLOCapabilities) -> String {
+        var line = "MAIL FROM:<\(from)>"
+        for parameter in parameters {
+            let supported = switch parameter.keyword {
+            case "SIZE": upstream.maxMessageSize != nil
+            case "BODY": upstream.eightBitMIME
+            case "SMTPUTF8": upstream.smtpUTF8
+            default: false
+            }
+            if supported { line += " " + parameter.wireForm }
+        }
+        return line
+    }
+
+    private mutating func addRecipient(to: String) async {
+        if configuration.dryRun {
+            pending.append(.local(machine.recipientResult(SMTPReply(250, "2.1.5", "Recipient OK (dry-run)"))))
+            return
+        }
+        guard let lease else {
+            pending.append(.local(machine.recipientResult(RelayFailure.upstreamLost.clientReply)))
+            return
+        }
+        pending.append(.recipient(await send(lease, "RCPT TO:<\(to)>", step: "RCPT")))
+    }
+
+    private mutating func startData() async {
+        if configuration.dryRun {
+            body = Body()
+            pending.append(.local(machine.dataStartResult(SMTPReply(code: 354, lines: ["Start mail input; end with <CRLF>.<CRLF>"]))))
+            return
+        }
+        guard let lease else {
+            machine.transactionLost()
+            pending.append(.local(RelayFailure.upstreamLost.clientReply))
+            return
+        }
+        let client = lease.connection.client
+        do {
+            let reply = try await client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA").get()
+            if reply.code == 354 { body = Body() }
+            pending.append(.local(machine.dataStartResult(reply)))
+        } catch {
+            logger.warning("upstream lost at DATA", metadata: ["error": "\(error)"])
+            dropLease()
+            machine.transactionLost()
+            pending.append(.local(RelayFailure.upstreamLost.clientReply))
+        }
+    }
+
+    private mutating func relayBody(_ chunk: ByteBuffer) async {
+        guard var state = body else { return }
+        state.size += chunk.readableBytes
+        if state.failure == nil {
+            if state.size > configuration.stateMachine.maxMessageSize {
+                // Closing mid-DATA is the only way to make an upstream drop what it has so far.
+                state.failure = SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size of \(configuration.stateMachine.maxMessageSize) octets")
+                dropLease()
+            } else if let lease {
+                do {
+                    try await lease.connection.client.sendBody(chunk)
+                } catch {
+                    logger.warning("upstream lost during DATA", metadata: ["error": "\(error)"])
+                    state.failure = RelayFailure.upstreamLost.clientReply
+                    dropLease()
+                }
+            }
+        }
+        body = state
+    }
+
+    private mutating func finishBody(_ summary: SMTPDataScanner.Summary) async {
+        guard let state = body else { return }
+        body = nil
+        let reply: SMTPReply
+        if let failure = state.failure {
+            reply = failure
+        } else if summary.sawLongLine {
+            dropLease()
+            reply = SMTPReply(500, "5.5.2", "Message has a line longer than 998 characters; not sent")
+        } else if summary.sawBareLineEnding {
+            dropLease()
+            reply = SMTPReply(550, "5.6.0", "Message has a bare CR or LF; lines must end with CRLF; not sent")
+        } else if configuration.dryRun {
+            reply = SMTPReply(250, "2.0.0", "dry-run: not relayed")
+        } else if var current = lease {
+            let client = current.connection.client
+            do {
+                let upstream = try await client.send(".", timeout: client.configuration.timeouts.dataEnd, step: "end of data").get()
+                reply = upstream.withEnhancedStatus()
+                current.messagesSent += 1
+                lease = nil
+                account?.pool.release(current, reusable: upstream.code != 421)
+            } catch {
+                logger.warning("upstream lost at end of data", metadata: ["error": "\(error)"])
+                dropLease()
+                reply = RelayFailure.upstreamLost.clientReply
+            }
+        } else {
+            reply = RelayFailure.upstreamLost.clientReply
+        }
+        machine.transactionEnded()
+        logOutcome(reply, size: state.size)
+        pending.append(.local(reply))
+    }
+
+    private func logOutcome(_ reply: SMTPReply, size: Int) {
+        let duration = transactionStart.map { ContinuousClock.now - $0 } ?? .zero
+        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        let metadata: Logger.Metadata = [
+            "smtp_code": "\(reply.code)", "size": "\(size)", "recipients": "\(recipientCount)",
+            "duration_ms": "\(Int(milliseconds.rounded()))",
+        ]
+        if reply.isPositiveCompletion {
+            logger.info("message relayed", metadata: metadata)
+        } else {
+            logger.warning("message not relayed", metadata: metadata.merging(["smtp_reply": "\(reply)"]) { $1 })
+        }
+    }
+
+    // MARK: Replies
+
+    /// Sends what is queued upstream, collects verdicts in order, answers the client at once.
+    private mutating func flush(_ outbound: Outbound) async throws {
+        guard !pending.isEmpty else { return }
+        lease?.connection.client.flush()
+        var replies: [SMTPReply] = []
+        replies.reserveCapacity(pending.count)
+        var lost = false
+        for item in pending {
+            switch item {
+            case .local(let reply):
+                replies.append(reply)
+            case .upstreamReset(let future):
+                _ = try? await future.get()
+            case .mail(let future):
+                do {
+                    replies.append(machine.mailResult(try await future.get()))
+                } catch {
+                    lost = true
+                    replies.append(machine.mailResult(RelayFailure.upstreamLost.clientReply))
+                }
+            case .recipient(let future):
+                do {
+                    let reply = machine.recipientResult(try await future.get())
+                    if reply.isPositiveCompletion { recipientCount += 1 }
+                    replies.append(reply)
+                } catch {
+                    lost = true
+                    machine.transactionLost()
+                    replies.append(RelayFailure.upstreamLost.clientReply)
+                }
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        if lost {
+            logger.warning("upstream lost during MAIL/RCPT")
+            dropLease()
+        } else if !machine.isInTransaction, let current = lease {
+            // MAIL was refused: no transaction is open upstream, the connection is clean.
+            lease = nil
+            account?.pool.release(current, reusable: true)
+        }
+        try await outbound.write(contentsOf: replies)
+    }
+
+    // MARK: Upstream plumbing
+
+    /// Pipelined upstreams get the command queued for the next flush; others get it sent and
+    /// answered before anything else goes out, as RFC 5321 requires without PIPELINING.
+    private func send(_ lease: UpstreamPool.Lease, _ line: String, step: String) async -> EventLoopFuture<SMTPReply> {
+        let client = lease.connection.client
+        guard !client.capabilities.pipelining else {
+            return client.send(line, step: step, flush: false)
+        }
+        let future = client.send(line, step: step, flush: true)
+        _ = try? await future.get()
+        return future
+    }
+
+    /// Gives the lease back after an abandoned transaction (RSET goes up with the next MAIL),
+    /// or closes it if a body was half sent.
+    private mutating func abandonTransaction() {
+        guard var current = lease else { return }
+        lease = nil
+        if body != nil {
+            body = nil
+            account?.pool.release(current, reusable: false)
+        } else {
+            current.needsReset = true
+            account?.pool.release(current, reusable: true)
+        }
+    }
+
+    private mutating func dropLease() {
+        guard let current = lease else { return }
+        lease = nil
+        account?.pool.release(current, reusable: false)
+    }
+}

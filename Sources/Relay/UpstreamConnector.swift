@@ -1,0 +1,91 @@
+import Accounts
+import Logging
+import NIOCore
+import OAuth2
+import SMTPCore
+import SMTPNIO
+
+/// An authenticated upstream connection and what the pool needs to know to retire it.
+public final class UpstreamConnection: Sendable {
+    public let client: SMTPClientConnection
+    public let openedAt: ContinuousClock.Instant
+    /// Providers end sessions whose token expired (Gmail does), so the pool retires the
+    /// connection before then.
+    public let tokenExpiresAt: ContinuousClock.Instant
+
+    init(client: SMTPClientConnection, openedAt: ContinuousClock.Instant, tokenExpiresAt: ContinuousClock.Instant) {
+        self.client = client
+        self.openedAt = openedAt
+        self.tokenExpiresAt = tokenExpiresAt
+    }
+}
+
+/// Opens upstream connections: token, connect, TLS, AUTH XOAUTH2, with one refresh-and-retry
+/// when the provider refuses the token.
+public struct UpstreamConnector: Sendable {
+    public let group: any EventLoopGroup
+    public let tokens: TokenCache
+    public let timeouts: SMTPClientConnection.Timeouts
+    public let heloName: String
+    public let logger: Logger
+
+    public init(group: any EventLoopGroup, tokens: TokenCache, timeouts: SMTPClientConnection.Timeouts = .init(), heloName: String, logger: Logger) {
+        self.group = group
+        self.tokens = tokens
+        self.timeouts = timeouts
+        self.heloName = heloName
+        self.logger = logger
+    }
+
+    public func open(account: Account, endpoint: UpstreamEndpoint) async throws(RelayFailure) -> UpstreamConnection {
+        var logger = logger
+        logger[metadataKey: "account_id"] = "\(account.accountID)"
+        logger[metadataKey: "upstream"] = "\(endpoint.host):\(endpoint.port)"
+        let token = try await accessToken(account: account, forceRefresh: false)
+        let client: SMTPClientConnection
+        do {
+            client = try await SMTPClientConnection.connect(
+                .init(host: endpoint.host, port: endpoint.port, tls: endpoint.tls, heloName: heloName, timeouts: timeouts),
+                group: group)
+        } catch {
+            logger.warning("upstream connection failed", metadata: ["error": "\(error)"])
+            throw .upstreamUnreachable("\(error)")
+        }
+        do {
+            var reply = try await client.authenticateXOAUTH2(email: account.email, accessToken: token.value)
+            var expiresAt = token.expiresAt
+            if reply.code != 235 {
+                // The cached token may have been revoked or expired early: refresh once, retry once.
+                logger.info("upstream refused the access token, refreshing", metadata: ["smtp_code": "\(reply.code)"])
+                let fresh = try await accessToken(account: account, forceRefresh: true)
+                reply = try await client.authenticateXOAUTH2(email: account.email, accessToken: fresh.value)
+                expiresAt = fresh.expiresAt
+            }
+            guard reply.code == 235 else {
+                logger.warning("upstream rejected XOAUTH2 with a fresh token", metadata: ["smtp_code": "\(reply.code)", "smtp_reply": "\(reply)"])
+                client.close()
+                throw RelayFailure.upstreamAuthRejected(reply)
+            }
+            logger.debug("upstream connection ready")
+            return UpstreamConnection(client: client, openedAt: .now, tokenExpiresAt: expiresAt)
+        } catch let failure as RelayFailure {
+            client.close()
+            throw failure
+        } catch {
+            client.close()
+            logger.warning("upstream failed during AUTH", metadata: ["error": "\(error)"])
+            throw .upstreamUnreachable("\(error)")
+        }
+    }
+
+    private func accessToken(account: Account, forceRefresh: Bool) async throws(RelayFailure) -> AccessToken {
+        do {
+            return try await tokens.accessToken(forKey: account.accountID, forceRefresh: forceRefresh)
+        } catch {
+            switch error {
+            case .credentialsRejected(let detail): throw .credentialsRejected(detail)
+            case .unavailable(let detail): throw .tokenUnavailable(detail)
+            }
+        }
+    }
+}

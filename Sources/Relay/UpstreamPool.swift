@@ -1,0 +1,244 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// One account's upstream connections: at most `maxConnections` open, idle ones reused
+/// without a round trip, retired by age, token expiry, message count or error. A transaction
+/// that finds the pool at its cap waits, bounded by `acquireTimeout`.
+public final class UpstreamPool: Sendable {
+    public struct Configuration: Sendable, Hashable {
+        public var maxConnections: Int
+        public var maxMessagesPerConnection: Int
+        public var idleTimeout: Duration = .seconds(300)
+        public var acquireTimeout: Duration = .seconds(30)
+        /// Retire a connection this long before its token expires.
+        public var tokenExpirySafety: Duration = .seconds(60)
+
+        public init(maxConnections: Int, maxMessagesPerConnection: Int) {
+            self.maxConnections = max(1, maxConnections)
+            self.maxMessagesPerConnection = max(1, maxMessagesPerConnection)
+        }
+    }
+
+    /// A connection lent to one transaction; give it back with `release`.
+    public struct Lease: Sendable {
+        public let connection: UpstreamConnection
+        public var messagesSent: Int
+        /// The last user left a transaction open upstream: send RSET before MAIL.
+        public var needsReset: Bool
+        /// How long it sat idle before this lease; nil for a new connection.
+        public var idleFor: Duration?
+    }
+
+    private struct Idle {
+        var connection: UpstreamConnection
+        var messagesSent: Int
+        var needsReset: Bool
+        var since: ContinuousClock.Instant
+    }
+
+    private enum Grant {
+        case lease(Lease)
+        /// A slot freed up: the waiter may open a connection itself.
+        case slot
+    }
+
+    private struct Waiter {
+        var continuation: CheckedContinuation<Grant, any Error>
+        var timer: Scheduled<Void>?
+    }
+
+    private struct State {
+        var idle: [Idle] = []
+        /// Open plus being opened.
+        var open = 0
+        var waiters: [UInt64: Waiter] = [:]
+        var waiterOrder: CircularBuffer<UInt64> = []
+        var nextWaiterID: UInt64 = 0
+        var closed = false
+    }
+
+    public let configuration: Configuration
+    private let state = NIOLockedValueBox(State())
+    private let opener: @Sendable () async throws(RelayFailure) -> UpstreamConnection
+    private let timerLoop: any EventLoop
+    private let now: @Sendable () -> ContinuousClock.Instant
+
+    public init(configuration: Configuration, timerLoop: any EventLoop,
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+                opener: @escaping @Sendable () async throws(RelayFailure) -> UpstreamConnection) {
+        self.configuration = configuration
+        self.timerLoop = timerLoop
+        self.now = now
+        self.opener = opener
+    }
+
+    public var counts: (idle: Int, busy: Int, waiting: Int) {
+        state.withLockedValue { ($0.idle.count, $0.open - $0.idle.count, $0.waiters.count) }
+    }
+
+    public func acquire() async throws(RelayFailure) -> Lease {
+        enum Step { case lease(Lease), open, wait }
+        var retired: [UpstreamConnection] = []
+        let step: Step = state.withLockedValue { state in
+            if state.closed { return .wait }
+            while let entry = state.idle.popLast() {
+                if isReusable(entry) {
+                    return .lease(Lease(connection: entry.connection, messagesSent: entry.messagesSent,
+                                        needsReset: entry.needsReset, idleFor: now() - entry.since))
+                }
+                state.open -= 1
+                retired.append(entry.connection)
+            }
+            if state.open < configuration.maxConnections {
+                state.open += 1
+                return .open
+            }
+            return .wait
+        }
+        for connection in retired { connection.client.close() }
+        switch step {
+        case .lease(let lease):
+            return lease
+        case .open:
+            return try await openConnection()
+        case .wait:
+            if state.withLockedValue({ $0.closed }) { throw .shuttingDown }
+            switch try await waitForGrant() {
+            case .lease(let lease): return lease
+            case .slot: return try await openConnection()
+            }
+        }
+    }
+
+    /// Gives a connection back. `reusable: false` closes it (errors, aborted DATA, 421).
+    public func release(_ lease: Lease, reusable: Bool) {
+        let keep = reusable && lease.messagesSent < configuration.maxMessagesPerConnection
+            && lease.connection.client.isActive
+        var close = !keep
+        let handOff: (CheckedContinuation<Grant, any Error>, Scheduled<Void>?, Grant)? = state.withLockedValue { state in
+            if state.closed { close = true }
+            if close { state.open -= 1 }
+            guard let waiter = popWaiter(&state) else {
+                if !close {
+                    state.idle.append(Idle(connection: lease.connection, messagesSent: lease.messagesSent,
+                                           needsReset: lease.needsReset, since: now()))
+                }
+                return nil
+            }
+            if close {
+                state.open += 1
+                return (waiter.continuation, waiter.timer, .slot)
+            }
+            var handed = lease
+            handed.idleFor = .zero
+            return (waiter.continuation, waiter.timer, .lease(handed))
+        }
+        if close { lease.connection.client.close() }
+        if let (continuation, timer, grant) = handOff {
+            timer?.cancel()
+            continuation.resume(returning: grant)
+        }
+    }
+
+    /// Closes idle connections that outlived their welcome; called periodically.
+    public func sweep() {
+        let stale: [UpstreamConnection] = state.withLockedValue { state in
+            let (keep, drop) = state.idle.reduce(into: ([Idle](), [Idle]())) { result, entry in
+                if isReusable(entry) { result.0.append(entry) } else { result.1.append(entry) }
+            }
+            state.idle = keep
+            state.open -= drop.count
+            return drop.map(\.connection)
+        }
+        for connection in stale { connection.client.close() }
+    }
+
+    /// Stops lending: idle connections get QUIT, waiters hear `shuttingDown`.
+    public func close() async {
+        let (idle, waiters) = state.withLockedValue { state -> ([Idle], [Waiter]) in
+            state.closed = true
+            let idle = state.idle
+            state.open -= idle.count
+            state.idle = []
+            let waiters = Array(state.waiters.values)
+            state.waiters = [:]
+            state.waiterOrder = []
+            return (idle, waiters)
+        }
+        for waiter in waiters {
+            waiter.timer?.cancel()
+            waiter.continuation.resume(throwing: RelayFailure.shuttingDown)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for entry in idle { group.addTask { await entry.connection.client.quit() } }
+        }
+    }
+
+    private func isReusable(_ entry: Idle) -> Bool {
+        let current = now()
+        return entry.connection.client.isActive
+            && entry.messagesSent < configuration.maxMessagesPerConnection
+            && current - entry.since < configuration.idleTimeout
+            && current + configuration.tokenExpirySafety < entry.connection.tokenExpiresAt
+    }
+
+    private func openConnection() async throws(RelayFailure) -> Lease {
+        do {
+            let connection = try await opener()
+            return Lease(connection: connection, messagesSent: 0, needsReset: false, idleFor: nil)
+        } catch {
+            // The slot we reserved is free again; a waiter may try its own luck.
+            let next: (CheckedContinuation<Grant, any Error>, Scheduled<Void>?)? = state.withLockedValue { state in
+                guard let waiter = popWaiter(&state) else {
+                    state.open -= 1
+                    return nil
+                }
+                return (waiter.continuation, waiter.timer)
+            }
+            if let (continuation, timer) = next {
+                timer?.cancel()
+                continuation.resume(returning: .slot)
+            }
+            throw error
+        }
+    }
+
+    private func waitForGrant() async throws(RelayFailure) -> Grant {
+        do {
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Grant, any Error>) in
+                let id: UInt64 = state.withLockedValue { state in
+                    let id = state.nextWaiterID
+                    state.nextWaiterID += 1
+                    state.waiters[id] = Waiter(continuation: continuation, timer: nil)
+                    state.waiterOrder.append(id)
+                    return id
+                }
+                let timer = timerLoop.scheduleTask(in: TimeAmount(configuration.acquireTimeout)) { [self] in
+                    let expired = state.withLockedValue { $0.waiters.removeValue(forKey: id) }
+                    expired?.continuation.resume(throwing: RelayFailure.poolExhausted)
+                }
+                state.withLockedValue { state in
+                    if state.waiters[id] != nil { state.waiters[id]?.timer = timer }
+                }
+            }
+        } catch let failure as RelayFailure {
+            throw failure
+        } catch {
+            throw .poolExhausted
+        }
+    }
+
+    private func popWaiter(_ state: inout State) -> Waiter? {
+        while let id = state.waiterOrder.popFirst() {
+            if let waiter = state.waiters.removeValue(forKey: id) { return waiter }
+        }
+        return nil
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,180 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SMTPCore
+
+/// An SMTP client connection to an upstream: connect, greeting, EHLO, STARTTLS or implicit
+/// TLS, EHLO again; then pipelined commands and streamed bodies.
+public final class SMTPClientConnection: Sendable {
+    public enum TLSMode: Sendable {
+        case startTLS(NIOSSLContext)
+        case implicit(NIOSSLContext)
+        /// Plaintext: only for loopback test peers; configuration refuses it elsewhere.
+        case none
+    }
+
+    /// RFC 5321 4.5.3.2 values as defaults.
+    public struct Timeouts: Sendable, Hashable {
+        public var connect: TimeAmount = .seconds(30)
+        public var greeting: TimeAmount = .minutes(5)
+        public var command: TimeAmount = .minutes(5)
+        public var dataStart: TimeAmount = .minutes(2)
+        public var dataBlock: TimeAmount = .minutes(3)
+        public var dataEnd: TimeAmount = .minutes(10)
+        public init() {}
+    }
+
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var tls: TLSMode
+        /// Name sent in EHLO.
+        public var heloName: String
+        public var timeouts: Timeouts
+
+        public init(host: String, port: Int, tls: TLSMode, heloName: String = "localhost", timeouts: Timeouts = .init()) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+            self.heloName = heloName
+            self.timeouts = timeouts
+        }
+
+        /// SNI and certificate name: the host, unless it is an IP address (then the peer address is checked).
+        var serverHostname: String? {
+            (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        }
+    }
+
+    public let channel: any Channel
+    public let capabilities: EHLOCapabilities
+    public let configuration: Configuration
+
+    private init(channel: any Channel, capabilities: EHLOCapabilities, configuration: Configuration) {
+        self.channel = channel
+        self.capabilities = capabilities
+        self.configuration = configuration
+    }
+
+    public var isActive: Bool { channel.isActive }
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Connects and runs the session up to the point where AUTH can be sent over TLS.
+    public static func connect(_ configuration: Configuration, group: any EventLoopGroup) async throws -> SMTPClientConnection {
+        let eventLoop = group.next()
+        let greeting = eventLoop.makePromise(of: SMTPReply.self)
+        let timeouts = configuration.timeouts
+        let tls = configuration.tls
+        let hostname = configuration.serverHostname
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(timeouts.connect)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if case .implicit(let sslContext) = tls {
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(
+                            SMTPClientHandler(greetingPromise: greeting, greetingTimeout: timeouts.greeting))
+                    }
+                }
+                .connect(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            greeting.fail(error)
+            throw error
+        }
+        do {
+            let connection = try await handshake(channel: channel, greeting: greeting.futureResult, configuration: configuration)
+            return connection
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    private static func handshake(channel: any Channel, greeting: EventLoopFuture<SMTPReply>, configuration: Configuration) async throws -> SMTPClientConnection {
+        let timeouts = configuration.timeouts
+        let hello = try await greeting.get()
+        guard hello.code == 220 else { throw SMTPNIOError.unexpectedReply(hello) }
+        var capabilities = try await ehlo(channel: channel, configuration: configuration)
+        if case .startTLS(let sslContext) = configuration.tls {
+            guard capabilities.startTLS else {
+                throw SMTPNIOError.protocolViolation("upstream does not offer STARTTLS")
+            }
+            let promise = channel.eventLoop.makePromise(of: SMTPReply.self)
+            let request = SMTPClientRequest(
+                bytes: ByteBuffer(string: "STARTTLS\r\n"),
+                kind: .startTLS(timeout: timeouts.command, context: sslContext, serverHostname: configuration.serverHostname),
+                replyPromise: promise)
+            channel.writeAndFlush(request, promise: nil)
+            let reply = try await promise.futureResult.get()
+            guard reply.code == 220 else { throw SMTPNIOError.unexpectedReply(reply) }
+            // RFC 3207: everything learnt before TLS is forgotten.
+            capabilities = try await ehlo(channel: channel, configuration: configuration)
+        }
+        return SMTPClientConnection(channel: channel, capabilities: capabilities, configuration: configuration)
+    }
+
+    private static func ehlo(channel: any Channel, configuration: Configuration) async throws -> EHLOCapabilities {
+        let reply = try await send(on: channel, "EHLO \(configuration.heloName)", timeout: configuration.timeouts.command, step: "EHLO", flush: true).get()
+        guard reply.code == 250 else { throw SMTPNIOError.unexpectedReply(reply) }
+        return EHLOCapabilities(ehloReply: reply)
+    }
+
+    private static func send(on channel: any Channel, _ line: String, timeout: TimeAmount, step: String, flush: Bool) -> EventLoopFuture<SMTPReply> {
+        let promise = channel.eventLoop.makePromise(of: SMTPReply.self)
+        var bytes = channel.allocator.buffer(capacity: line.utf8.count + 2)
+        bytes.writeString(line)
+        bytes.writeStaticString("\r\n")
+        let request = SMTPClientRequest(bytes: bytes, kind: .command(timeout: timeout, step: step), replyPromise: promise)
+        if flush {
+            channel.writeAndFlush(request, promise: nil)
+        } else {
+            channel.write(request, promise: nil)
+        }
+        return promise.futureResult
+    }
+
+    /// Sends one command line; the reply arrives in order with any others in flight.
+    /// With `flush: false` the line waits for the next flush, so a group goes out in one write.
+    public func send(_ line: String, timeout: TimeAmount? = nil, step: String, flush: Bool = true) -> EventLoopFuture<SMTPReply> {
+        Self.send(on: channel, line, timeout: timeout ?? configuration.timeouts.command, step: step, flush: flush)
+    }
+
+    public func flush() {
+        channel.flush()
+    }
+
+    /// Writes body bytes exactly as given; returns once they reached the socket, which is
+    /// what keeps relaying a large message flat in memory.
+    public func sendBody(_ chunk: ByteBuffer) async throws {
+        let request = SMTPClientRequest(bytes: chunk, kind: .body, replyPromise: nil)
+        try await channel.writeAndFlush(request)
+            .flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
+            .get()
+    }
+
+    /// AUTH XOAUTH2 with an initial response. A 334 carries the provider's JSON error; RFC 7628
+    /// says to answer it with an empty line, after which the final (failure) reply comes.
+    public func authenticateXOAUTH2(email: String, accessToken: String) async throws -> SMTPReply {
+        let response = SASL.xoauth2InitialResponse(email: email, accessToken: accessToken)
+        let reply = try await send("AUTH XOAUTH2 \(response)", step: "AUTH").get()
+        guard reply.code == 334 else { return reply }
+        return try await send("", step: "AUTH").get()
+    }
+
+    /// QUIT politely (best effort, bounded), then close.
+    public func quit() async {
+        _ = try? await send("QUIT", timeout: .seconds(5), step: "QUIT").get()
+        try? await channel.close()
+    }
+
+    public func close() {
+        channel.close(promise: nil)
+    }
+}

@@ -1,0 +1,160 @@
+import NIOCore
+import NIOSSL
+import SMTPCore
+
+/// One thing to send upstream: command bytes (or a body chunk), and whether a reply is due.
+public struct SMTPClientRequest: Sendable {
+    public enum Kind: Sendable {
+        /// Expects one reply, within `timeout`.
+        case command(timeout: TimeAmount, step: String)
+        /// STARTTLS: on a 220 answer TLS goes in front before anything else is read.
+        case startTLS(timeout: TimeAmount, context: NIOSSLContext, serverHostname: String?)
+        /// Body bytes: no reply.
+        case body
+    }
+
+    public var bytes: ByteBuffer
+    public var kind: Kind
+    public var replyPromise: EventLoopPromise<SMTPReply>?
+
+    public init(bytes: ByteBuffer, kind: Kind, replyPromise: EventLoopPromise<SMTPReply>?) {
+        self.bytes = bytes
+        self.kind = kind
+        self.replyPromise = replyPromise
+    }
+}
+
+/// Client-side SMTP codec with pipelining: requests go out in order, replies come back in the
+/// same order and complete the promises queued for them.
+public final class SMTPClientHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundIn = SMTPClientRequest
+    public typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        var promise: EventLoopPromise<SMTPReply>
+        var timeout: Scheduled<Void>?
+        var startTLS: (NIOSSLContext, String?)?
+    }
+
+    /// RFC 5321 allows 512 octets per reply line; leave room for chatty servers, bounded.
+    public static let maxReplyLineLength = 4096
+
+    private var buffer = ByteBuffer()
+    private var splitter = SMTPLineSplitter()
+    private var parser = SMTPReplyParser()
+    private var pending = CircularBuffer<Pending>()
+    private var failure: (any Error)?
+
+    private let greeting: (promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount)?
+
+    /// The greeting arrives unasked, possibly before connect() returns, so its promise is
+    /// queued as soon as the handler is in the pipeline.
+    public init(greetingPromise: EventLoopPromise<SMTPReply>?, greetingTimeout: TimeAmount = .minutes(5)) {
+        self.greeting = greetingPromise.map { ($0, greetingTimeout) }
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if let greeting {
+            enqueue(context: context, promise: greeting.promise, timeout: greeting.timeout, step: "greeting", startTLS: nil)
+        }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        failAll(SMTPNIOError.connectionClosed)
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        if let failure {
+            request.replyPromise?.fail(failure)
+            promise?.fail(failure)
+            return
+        }
+        if let replyPromise = request.replyPromise {
+            switch request.kind {
+            case .command(let timeout, let step):
+                enqueue(context: context, promise: replyPromise, timeout: timeout, step: step, startTLS: nil)
+            case .startTLS(let timeout, let sslContext, let hostname):
+                enqueue(context: context, promise: replyPromise, timeout: timeout, step: "STARTTLS", startTLS: (sslContext, hostname))
+            case .body:
+                break
+            }
+        }
+        context.write(wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    private func enqueue(context: ChannelHandlerContext, promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount, step: String, startTLS: (NIOSSLContext, String?)?) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let scheduled = context.eventLoop.scheduleTask(in: timeout) {
+            let (handler, context) = bound.value
+            handler.fail(context: context, error: SMTPNIOError.timeout(step))
+        }
+        pending.append(Pending(promise: promise, timeout: scheduled, startTLS: startTLS))
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        while failure == nil, let line = splitter.next(from: &buffer, maxLength: Self.maxReplyLineLength) {
+            guard case .line(let bytes) = line else {
+                fail(context: context, error: SMTPNIOError.protocolViolation("reply line too long"))
+                return
+            }
+            let reply: SMTPReply?
+            do {
+                reply = try parser.feed(bytes.readableBytesView)
+            } catch {
+                fail(context: context, error: SMTPNIOError.protocolViolation("malformed reply: \(error)"))
+                return
+            }
+            guard let reply else { continue }
+            guard let head = pending.popFirst() else {
+                // Unasked replies (a 421 on idle timeout) mean the server is leaving.
+                fail(context: context, error: SMTPNIOError.unexpectedReply(reply))
+                return
+            }
+            head.timeout?.cancel()
+            if let (sslContext, hostname) = head.startTLS, reply.code == 220 {
+                guard buffer.readableBytes == 0, !parser.isMidReply else {
+                    head.promise.fail(SMTPNIOError.plaintextAfterStartTLS)
+                    fail(context: context, error: SMTPNIOError.plaintextAfterStartTLS)
+                    return
+                }
+                do {
+                    let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: hostname)
+                    try context.pipeline.syncOperations.addHandler(tls, position: .first)
+                } catch {
+                    head.promise.fail(error)
+                    fail(context: context, error: error)
+                    return
+                }
+            }
+            head.promise.succeed(reply)
+        }
+        if buffer.readableBytes == 0 { buffer.clear() }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, error: error)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        failAll(SMTPNIOError.connectionClosed)
+        context.fireChannelInactive()
+    }
+
+    private func fail(context: ChannelHandlerContext, error: any Error) {
+        guard failure == nil else { return }
+        failAll(error)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: any Error) {
+        if failure == nil { failure = error }
+        while let head = pending.popFirst() {
+            head.timeout?.cancel()
+            head.promise.fail(error)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import NIOCore
+import NIOPosix
+import SMTPCore
+
+/// The async view of one accepted SMTP client connection.
+public typealias SMTPServerConnection = NIOAsyncChannel<[SMTPServerFrame], SMTPReply>
+
+/// A bound SMTP listening socket whose connections come out as `SMTPServerConnection`s.
+public final class SMTPListener: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var framing: SMTPServerFramer.Configuration
+        public var idleTimeout: TimeAmount?
+        public var backlog: Int32
+        public var startTLS: SMTPServerFramingHandler.StartTLS?
+
+        public init(host: String = "127.0.0.1", port: Int = 2525, framing: SMTPServerFramer.Configuration = .init(),
+                    idleTimeout: TimeAmount? = .minutes(5), backlog: Int32 = 1024,
+                    startTLS: SMTPServerFramingHandler.StartTLS? = nil) {
+            self.host = host
+            self.port = port
+            self.framing = framing
+            self.idleTimeout = idleTimeout
+            self.backlog = backlog
+            self.startTLS = startTLS
+        }
+    }
+
+    private let serverChannel: NIOAsyncChannel<SMTPServerConnection, Never>
+
+    public var localAddress: SocketAddress? { serverChannel.channel.localAddress }
+    public var port: Int { localAddress?.port ?? 0 }
+
+    private init(serverChannel: NIOAsyncChannel<SMTPServerConnection, Never>) {
+        self.serverChannel = serverChannel
+    }
+
+    public static func bind(_ configuration: Configuration, group: any EventLoopGroup) async throws -> SMTPListener {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SMTPServerFramingHandler(
+                        configuration: configuration.framing,
+                        idleTimeout: configuration.idleTimeout,
+                        startTLS: configuration.startTLS))
+                    return try SMTPServerConnection(wrappingChannelSynchronously: channel)
+                }
+            }
+        return SMTPListener(serverChannel: channel)
+    }
+
+    /// Runs `session` for every accepted connection until the listener is closed, then waits
+    /// for the sessions still running.
+    public func run(_ session: @escaping @Sendable (SMTPServerConnection) async -> Void) async throws {
+        try await serverChannel.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in inbound {
+                    group.addTask { await session(connection) }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting; running sessions carry on.
+    public func close() async {
+        try? await serverChannel.channel.close()
+    }
+}

@@ -1,0 +1,146 @@
+import NIOCore
+import SMTPCore
+
+/// Server-side framing: bytes in, batches of `SMTPServerFrame` out; `SMTPReply` in, bytes out.
+///
+/// One inbound message is everything that could be framed from the bytes at hand, so the
+/// session sees a client's pipelined group at once and can answer it with one flush. Every
+/// reply written is reported to the framer, which decides what the next bytes are; while the
+/// framer waits for a reply this handler withholds `read()` so a client cannot make us buffer.
+public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = [SMTPServerFrame]
+    public typealias OutboundIn = SMTPReply
+    public typealias OutboundOut = ByteBuffer
+
+    /// Puts TLS in front of this handler; called on the event loop right after a 220 answer
+    /// to STARTTLS has been flushed, before any further byte is read.
+    public typealias StartTLS = @Sendable (ChannelHandlerContext) throws -> Void
+
+    private var framer: SMTPServerFramer
+    private let startTLS: StartTLS?
+    private let idleTimeout: TimeAmount?
+    private var idleTimer: Scheduled<Void>?
+    private var readPending = false
+
+    /// `idleTimeout`: how long the client may stay silent when it is its turn to speak; then
+    /// it gets 421 4.4.2 and the connection closes. Time the session spends waiting for an
+    /// upstream does not count.
+    public init(configuration: SMTPServerFramer.Configuration = .init(), idleTimeout: TimeAmount? = nil, startTLS: StartTLS? = nil) {
+        self.framer = SMTPServerFramer(configuration: configuration)
+        self.startTLS = startTLS
+        self.idleTimeout = idleTimeout
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        armIdleTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armIdleTimer(context: context) }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        framer.append(unwrapInboundIn(data))
+        armIdleTimer(context: context)
+        _ = deliver(context: context)
+    }
+
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        guard let idleTimeout else { return }
+        idleTimer?.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) {
+            let (handler, context) = bound.value
+            handler.idleTimerFired(context: context)
+        }
+    }
+
+    private func idleTimerFired(context: ChannelHandlerContext) {
+        idleTimer = nil
+        // While the session still owes a reply, the silence is ours, not the client's.
+        guard framer.isAwaitingClient, context.channel.isActive else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        SMTPReply(421, "4.4.2", "Idle timeout, closing connection").write(into: &buffer)
+        let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
+            boundContext.value.close(promise: nil)
+        }
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if framer.isStopped {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let reply = unwrapOutboundIn(data)
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        reply.write(into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: promise)
+        let wasStopped = framer.isStopped
+        defer { if framer.isAwaitingClient { armIdleTimer(context: context) } }
+        if framer.replyWritten(code: reply.code) == .startTLS {
+            context.flush()
+            do {
+                guard let startTLS else { throw SMTPNIOError.tlsNotConfigured }
+                try startTLS(context)
+            } catch {
+                context.fireErrorCaught(error)
+                context.close(promise: nil)
+                return
+            }
+        }
+        guard wasStopped, !framer.isStopped else { return }
+        // The reply released input held back while waiting for it.
+        if deliver(context: context) {
+            context.fireChannelReadComplete()
+        }
+        if readPending, !framer.isStopped {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Fires one batch of frames if there is any; returns whether it did.
+    private func deliver(context: ChannelHandlerContext) -> Bool {
+        var frames: [SMTPServerFrame] = []
+        while let frame = framer.next() {
+            frames.append(frame)
+        }
+        guard !frames.isEmpty else { return false }
+        context.fireChannelRead(wrapInboundOut(frames))
+        return true
+    }
+}
+
+public enum SMTPNIOError: Error, Sendable, Hashable, CustomStringConvertible {
+    case tlsNotConfigured
+    case connectionClosed
+    case timeout(String)
+    case protocolViolation(String)
+    /// The upstream sent bytes in plaintext after agreeing to STARTTLS (RFC 3207 section 6).
+    case plaintextAfterStartTLS
+    case unexpectedReply(SMTPReply)
+
+    public var description: String {
+        switch self {
+        case .tlsNotConfigured: "TLS not configured"
+        case .connectionClosed: "connection closed"
+        case .timeout(let step): "timed out waiting for \(step)"
+        case .protocolViolation(let detail): "protocol violation: \(detail)"
+        case .plaintextAfterStartTLS: "plaintext data after STARTTLS"
+        case .unexpectedReply(let reply): "unexpected reply \(reply)"
+        }
+    }
+}

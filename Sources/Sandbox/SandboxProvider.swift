@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The whole fake provider: token endpoint plus XOAUTH2-checking SMTP server, sharing one
+/// token issuer, one mail store and one set of faults. A `Service` so it can run beside the
+/// proxy in one ServiceGroup (the demo) or alone (`xoauth2-proxy sandbox`).
+public final class SandboxProvider: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var smtpPort = 0
+        public var tokenPort = 0
+        public var requireTLS = true
+        public var storeDirectory: String?
+        public var tokenLifetime: Duration = .seconds(3600)
+        public init() {}
+    }
+
+    public let issuer: SandboxTokenIssuer
+    public let store: SandboxMailStore
+    public let faults: SandboxFaults
+    public let certificate: SandboxCertificate
+    public let tokenEndpoint: SandboxTokenEndpoint
+    private let smtp: SandboxSMTPServer
+    private let configuration: Configuration
+    private let logger: Logger
+
+    public var smtpPort: Int { smtp.port }
+    public var tokenURL: String { tokenEndpoint.url }
+
+    private init(configuration: Configuration, issuer: SandboxTokenIssuer, store: SandboxMailStore, faults: SandboxFaults,
+                 certificate: SandboxCertificate, tokenEndpoint: SandboxTokenEndpoint, smtp: SandboxSMTPServer, logger: Logger) {
+        self.configuration = configuration
+        self.issuer = issuer
+        self.store = store
+        self.faults = faults
+        self.certificate = certificate
+        self.tokenEndpoint = tokenEndpoint
+        self.smtp = smtp
+        self.logger = logger
+    }
+
+    /// Binds both listeners (port 0 picks free ones).
+    public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> SandboxProvider {
+        let certificate = try SandboxCertificate.generate()
+        let issuer = SandboxTokenIssuer(tokenLifetime: configuration.tokenLifetime)
+        let store = try SandboxMailStore(directory: configuration.storeDirectory)
+        let tokenEndpoint = try await SandboxTokenEndpoint.start(issuer: issuer, host: configuration.host, port: configuration.tokenPort, group: group, logger: logger)
+        var smtpConfiguration = SandboxSMTPServer.Configuration()
+        smtpConfiguration.host = configuration.host
+        smtpConfiguration.port = configuration.smtpPort
+        smtpConfiguration.requireTLS = configuration.requireTLS
+        let smtp: SandboxSMTPServer
+        do {
+            smtp = try await SandboxSMTPServer.bind(smtpConfiguration, tls: certificate.makeServerContext(), group: group)
+        } catch {
+            try? await tokenEndpoint.shutdown()
+            throw error
+        }
+        return SandboxProvider(configuration: configuration, issuer: issuer, store: store, faults: SandboxFaults(),
+                               certificate: certificate, tokenEndpoint: tokenEndpoint, smtp: smtp, logger: logger)
+    }
+
+    public func run() async throws {
+        logger.info("sandbox provider ready", metadata: ["smtp_port": "\(smtpPort)", "token_url": "\(tokenURL)"])
+        try await withGracefulShutdownHandler {
+            try await smtp.run(requireTLS: configuration.requireTLS, issuer: issuer, store: store, faults: faults, logger: logger)
+        } onGracefulShutdown: { [smtp] in
+            Task { await smtp.close() }
+        }
+        try? await tokenEndpoint.shutdown()
+    }
+
+    /// For tests that do not run it in a ServiceGroup.
+    public func close() async {
+        await smtp.close()
+        try? await tokenEndpoint.shutdown()
+    }
+
+    /// Writes the sandbox's certificate so a proxy account can trust it (`tls_ca_file`).
+    public func writeCertificate(toDirectory directory: String) throws -> String {
+        let path = (directory as NSString).appendingPathComponent("sandbox-ca.pem")
+        try certificate.writeCertificate(to: path)
+        return path
+    }
+}

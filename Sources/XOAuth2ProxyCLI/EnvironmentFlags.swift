@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+
+/// `XOAUTH2_PROXY_<FLAG>` environment variables, turned into command-line options for the
+/// subcommand being run unless the command line already has that option.
+///
+/// The option names come from the commands themselves (by reflection), so a new option is
+/// settable from the environment without a second list to keep in step.
+enum EnvironmentFlags {
+    static let prefix = "XOAUTH2_PROXY_"
+
+    struct Option: Hashable {
+        var name: String
+        var isFlag: Bool
+
+        var variable: String { EnvironmentFlags.prefix + name.uppercased().replacingOccurrences(of: "-", with: "_") }
+    }
+
+    static func processEnvironment() -> [String: String] { ProcessInfo.processInfo.environment }
+
+    static func apply(to arguments: [String], environment: [String: String]) -> [String] {
+        let subcommands: [(String, any ParsableCommand.Type)] = [
+            ("serve", ServeCommand.self), ("demo", DemoCommand.self), ("sandbox", SandboxCommand.self),
+        ]
+        let chosen = subcommands.first { $0.0 == arguments.first }
+        let command = chosen?.1 ?? ServeCommand.self
+        if arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) { return arguments }
+        var result = arguments
+        for option in options(of: command) {
+            guard let value = environment[option.variable] else { continue }
+            let given = arguments.contains { $0 == "--\(option.name)" || $0.hasPrefix("--\(option.name)=") }
+            if given { continue }
+            if option.isFlag {
+                if ["1", "true", "yes", "on"].contains(value.lowercased()) { result.append("--\(option.name)") }
+            } else {
+                result.append("--\(option.name)=\(value)")
+            }
+        }
+        return result
+    }
+
+    /// The long option names of a command, from its property wrappers: `_maxMessageSize:
+    /// Option<Int>` is `--max-message-size`.
+    static func options(of command: any ParsableCommand.Type) -> [Option] {
+        Mirror(reflecting: command.init()).children.compactMap { child in
+            guard let label = child.label, label.hasPrefix("_") else { return nil }
+            let typeName = String(describing: type(of: child.value))
+            let isFlag = typeName.hasPrefix("Flag<")
+            guard isFlag || typeName.hasPrefix("Option<") else { return nil }
+            return Option(name: kebabCase(String(label.dropFirst())), isFlag: isFlag)
+        }
+    }
+
+    static func kebabCase(_ name: String) -> String {
+        var result = ""
+        for character in name {
+            if character.isUppercase {
+                result += "-" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import Logging
+import Ops
+
+extension LogFormat: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "json or text (default: text on a terminal, json otherwise).")
+    var logFormat: LogFormat?
+
+    func bootstrap() -> Logger {
+        LoggingSetup.bootstrap(format: logFormat ?? .automatic, level: logLevel)
+        return Logger(label: "xoauth2-proxy")
+    }
+}

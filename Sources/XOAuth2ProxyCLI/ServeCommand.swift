@@ -1,0 +1,87 @@
+import Accounts
+import ArgumentParser
+import Logging
+import NIOCore
+import NIOPosix
+import Relay
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the relay (the default command).")
+
+    @Option(help: "Accounts file (JSON).")
+    var config: String?
+
+    @Option(help: "Address to listen on. Keep it on loopback: apps reach the proxy on localhost.")
+    var host = "127.0.0.1"
+
+    @Option(help: "SMTP port to listen on.")
+    var port = 2525
+
+    @Flag(help: "Run client sessions fully but contact no provider; DATA is answered 250 and dropped.")
+    var dryRun = false
+
+    @Option(help: "Largest message accepted, in octets (advertised as SIZE).")
+    var maxMessageSize = 35 * 1024 * 1024
+
+    @Option(help: "Seconds a client may stay silent when it is its turn before it gets 421.")
+    var idleTimeout = 300
+
+    @Option(help: "Name in the greeting and in EHLO to providers.")
+    var hostname = "localhost"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validatedSettings() throws -> (AccountDirectory, ProxyRuntime.Configuration) {
+        guard let config else {
+            throw StartupFailure.configuration("no accounts: pass --config FILE (or set XOAUTH2_PROXY_CONFIG)")
+        }
+        guard (0...65535).contains(port) else {
+            throw StartupFailure.configuration("--port: \(port) is not a port number (0-65535)")
+        }
+        guard maxMessageSize > 0 else { throw StartupFailure.configuration("--max-message-size: must be positive") }
+        guard idleTimeout > 0 else { throw StartupFailure.configuration("--idle-timeout: must be positive") }
+        let directory: AccountDirectory
+        do {
+            directory = try AccountsConfigLoader.load(contentsOf: config)
+        } catch {
+            throw StartupFailure.configuration(error.description)
+        }
+        var settings = ProxyRuntime.Configuration()
+        settings.server.host = host
+        settings.server.port = port
+        settings.server.idleTimeout = .seconds(Int64(idleTimeout))
+        settings.server.session.dryRun = dryRun
+        settings.server.session.stateMachine.maxMessageSize = maxMessageSize
+        settings.server.session.stateMachine.hostname = hostname
+        settings.heloName = hostname
+        return (directory, settings)
+    }
+
+    func run() async throws {
+        let (directory, settings) = try validatedSettings()
+        let logger = logging.bootstrap()
+        let runtime = try await startRuntime(settings, directory: directory, logger: logger)
+        let services = ServiceGroup(configuration: .init(
+            services: [.init(service: runtime.server)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await services.run()
+        await runtime.shutdown()
+    }
+}
+
+/// Starts the runtime, sorting failures into "fix your config" (2) and "the machine said no" (1).
+func startRuntime(_ settings: ProxyRuntime.Configuration, directory: AccountDirectory, logger: Logger) async throws -> ProxyRuntime {
+    do {
+        return try await ProxyRuntime.start(settings, directory: directory, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    } catch let error as ConfigError {
+        throw StartupFailure.configuration(error.description)
+    } catch let error as IOError {
+        throw StartupFailure.runtime("cannot listen on \(settings.server.host):\(settings.server.port): \(error)")
+    } catch {
+        throw StartupFailure.runtime("start-up failed: \(error)")
+    }
+}

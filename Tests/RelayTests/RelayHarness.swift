@@ -1,0 +1,139 @@
+import Accounts
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Relay
+import Sandbox
+import SMTPCore
+import SMTPNIO
+
+/// The proxy wired exactly as `serve` wires it, in front of a sandbox provider, on loopback.
+final class RelayHarness: Sendable {
+    struct TestAccount: Sendable {
+        var email: String
+        var password: String
+    }
+
+    let sandbox: SandboxProvider
+    let runtime: ProxyRuntime
+    let accounts: [TestAccount]
+    let workDirectory: String
+    private let tasks: [Task<Void, any Error>]
+
+    var port: Int { runtime.server.port }
+    var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
+
+    private init(sandbox: SandboxProvider, runtime: ProxyRuntime, accounts: [TestAccount], workDirectory: String, tasks: [Task<Void, any Error>]) {
+        self.sandbox = sandbox
+        self.runtime = runtime
+        self.accounts = accounts
+        self.workDirectory = workDirectory
+        self.tasks = tasks
+    }
+
+    static func start(accounts count: Int = 1,
+                      tokenLifetime: Duration = .seconds(3600),
+                      configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },
+                      maxConnections: Int = 5) async throws -> RelayHarness {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var sandboxSettings = SandboxProvider.Configuration()
+        sandboxSettings.tokenLifetime = tokenLifetime
+        let sandbox = try await SandboxProvider.start(sandboxSettings, group: group, logger: logger)
+        let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        let caFile = try sandbox.writeCertificate(toDirectory: workDirectory)
+        var testAccounts: [TestAccount] = []
+        var accounts: [Account] = []
+        for index in 0..<count {
+            let email = "user\(index)@example.com"
+            let secret = "secret-\(index)-\(UUID().uuidString)"
+            let refresh = "refresh-\(index)-\(UUID().uuidString)"
+            let password = "pw-\(index)-\(UUID().uuidString)"
+            sandbox.issuer.register(email: email, clientID: "client-\(index)", clientSecret: secret, refreshToken: refresh)
+            accounts.append(Account(
+                accountID: "acct\(index)", email: email, provider: .custom, clientID: "client-\(index)", clientSecret: secret,
+                refreshToken: refresh, password: password, tokenURL: sandbox.tokenURL, smtpHost: "127.0.0.1",
+                smtpPort: sandbox.smtpPort, smtpTLS: .starttls, tlsCAFile: caFile, maxConnections: maxConnections))
+            testAccounts.append(TestAccount(email: email, password: password))
+        }
+        var settings = ProxyRuntime.Configuration()
+        settings.server.port = 0
+        settings.poolAcquireTimeout = .seconds(10)
+        configure(&settings)
+        let runtime = try await ProxyRuntime.start(settings, directory: try AccountDirectory(accounts: accounts), group: group, logger: logger)
+        let tasks = [
+            Task { try await sandbox.run() },
+            Task { try await runtime.server.run() },
+        ]
+        return RelayHarness(sandbox: sandbox, runtime: runtime, accounts: testAccounts, workDirectory: workDirectory, tasks: tasks)
+    }
+
+    func stop() async {
+        await runtime.server.close()
+        await sandbox.close()
+        for task in tasks { _ = await task.result }
+        await runtime.shutdown()
+        try? FileManager.default.removeItem(atPath: workDirectory)
+    }
+
+    /// A plain SMTP client to the proxy, logged in as account `index`.
+    func client(account index: Int = 0, login: Bool = true) async throws -> TestSMTPClient {
+        let client = try await TestSMTPClient.connect(port: port, group: group)
+        if login {
+            let account = accounts[index]
+            let reply = try await client.login(account.email, account.password)
+            guard reply.code == 235 else { throw TestFailure("login failed: \(reply)") }
+        }
+        return client
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An SMTP client for tests: our client connection in plaintext mode, plus conveniences.
+struct TestSMTPClient: Sendable {
+    let connection: SMTPClientConnection
+
+    static func connect(port: Int, group: any EventLoopGroup) async throws -> TestSMTPClient {
+        var timeouts = SMTPClientConnection.Timeouts()
+        timeouts.command = .seconds(20)
+        timeouts.dataEnd = .seconds(20)
+        let connection = try await SMTPClientConnection.connect(
+            .init(host: "127.0.0.1", port: port, tls: .none, heloName: "test.client", timeouts: timeouts), group: group)
+        return TestSMTPClient(connection: connection)
+    }
+
+    func command(_ line: String) async throws -> SMTPReply {
+        try await connection.send(line, step: "test").get()
+    }
+
+    func login(_ user: String, _ password: String) async throws -> SMTPReply {
+        try await command("AUTH PLAIN " + SASL.encodeBase64("\0\(user)\0\(password)"))
+    }
+
+    /// Sends one message; returns every reply from MAIL to end of data (pipelined as a real
+    /// client does: MAIL and RCPTs in one write, then DATA).
+    func send(from: String = "sender@example.com", to recipients: [String], message: String) async throws -> [SMTPReply] {
+        var futures = [connection.send("MAIL FROM:<\(from)>", step: "MAIL", flush: false)]
+        for recipient in recipients {
+            futures.append(connection.send("RCPT TO:<\(recipient)>", step: "RCPT", flush: false))
+        }
+        futures.append(connection.send("DATA", step: "DATA", flush: true))
+        var replies: [SMTPReply] = []
+        for future in futures { replies.append(try await future.get()) }
+        guard replies.last?.code == 354 else { return replies }
+        try await connection.sendBody(ByteBuffer(bytes: DotStuffing.stuff(Array(message.utf8))))
+        replies.append(try await command("."))
+        return replies
+    }
+
+    func quit() async {
+        await connection.quit()
+    }
+}

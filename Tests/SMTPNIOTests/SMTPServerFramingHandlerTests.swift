@@ -1,0 +1,74 @@
+import NIOCore
+import NIOEmbedded
+import NIOConcurrencyHelpers
+import Testing
+@testable import SMTPCore
+@testable import SMTPNIO
+
+@Suite struct SMTPServerFramingHandlerTests {
+    private func makeChannel(startTLS: SMTPServerFramingHandler.StartTLS? = nil, idleTimeout: TimeAmount? = nil) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(SMTPServerFramingHandler(idleTimeout: idleTimeout, startTLS: startTLS))
+        return channel
+    }
+
+    private func readFrames(_ channel: EmbeddedChannel) throws -> [SMTPServerFrame] {
+        var all: [SMTPServerFrame] = []
+        while let frames = try channel.readInbound(as: [SMTPServerFrame].self) { all += frames }
+        return all
+    }
+
+    @Test func pipelinedCommandsArriveAsOneBatchAndRepliesAreEncoded() throws {
+        let channel = try makeChannel()
+        try channel.writeInbound(ByteBuffer(string: "EHLO a\r\nNOOP\r\nRSET\r\n"))
+        let batch = try channel.readInbound(as: [SMTPServerFrame].self)
+        #expect(batch == [.command(ByteBuffer(string: "EHLO a")), .command(ByteBuffer(string: "NOOP")), .command(ByteBuffer(string: "RSET"))])
+        try channel.writeOutbound(SMTPReply(code: 250, lines: ["x", "PIPELINING"]))
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "250-x\r\n250 PIPELINING\r\n")
+        _ = try channel.finish()
+    }
+
+    @Test func bodyIsFramedOnlyAfterThe354GoesOut() throws {
+        let channel = try makeChannel()
+        try channel.writeInbound(ByteBuffer(string: "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"))
+        #expect(try readFrames(channel) == [.command(ByteBuffer(string: "DATA"))])
+        try channel.writeOutbound(SMTPReply(code: 354, lines: ["go"]))
+        let frames = try readFrames(channel)
+        #expect(frames.first == .data(ByteBuffer(string: "Subject: x\r\n\r\nbody\r\n")))
+        guard case .endOfData(let summary) = frames.last else { Issue.record("no end of data"); return }
+        #expect(summary.size == 20)
+        try channel.writeOutbound(SMTPReply(250, "2.0.0", "ok"))
+        #expect(try readFrames(channel) == [.command(ByteBuffer(string: "QUIT"))])
+        _ = try channel.finish()
+    }
+
+    @Test func startTLSInstallsTLSAndDropsPlaintextSentWithIt() throws {
+        let called = NIOLockedValueBox(0)
+        let channel = try makeChannel { _ in called.withLockedValue { $0 += 1 } }
+        try channel.writeInbound(ByteBuffer(string: "STARTTLS\r\nMAIL FROM:<injected@example.com>\r\n"))
+        #expect(try readFrames(channel) == [.command(ByteBuffer(string: "STARTTLS"))])
+        try channel.writeOutbound(SMTPReply(220, "2.0.0", "Ready to start TLS"))
+        #expect(called.withLockedValue { $0 } == 1)
+        #expect(try readFrames(channel).isEmpty)
+        try channel.writeInbound(ByteBuffer(string: "EHLO again\r\n"))
+        #expect(try readFrames(channel) == [.command(ByteBuffer(string: "EHLO again"))])
+        _ = try channel.finish()
+    }
+
+    @Test func silentClientGets421AfterTheIdleTimeoutButNotWhileWeOweAReply() throws {
+        let channel = try makeChannel(idleTimeout: .seconds(300))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 25)).wait()
+        try channel.writeInbound(ByteBuffer(string: "NOOP\r\n"))
+        _ = try readFrames(channel)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(301))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+        #expect(channel.isActive)
+        try channel.writeOutbound(SMTPReply(250, "2.0.0", "ok"))
+        _ = try channel.readOutbound(as: ByteBuffer.self)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(299))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "421 4.4.2 Idle timeout, closing connection\r\n")
+        #expect(!channel.isActive)
+    }
+}
