@@ -111,7 +111,7 @@ public final class SMTPClientConnection: Sendable {
                 bytes: ByteBuffer(string: "STARTTLS\r\n"),
                 kind: .startTLS(timeout: timeouts.command, context: sslContext, serverHostname: configuration.serverHostname),
                 replyPromise: promise)
-            channel.writeAndFlush(request, promise: nil)
+            channel.writeAndFlush(request).whenFailure { promise.fail($0) }
             let reply = try await promise.futureResult.get()
             guard reply.code == 220 else { throw SMTPNIOError.unexpectedReply(reply) }
             // RFC 3207: everything learnt before TLS is forgotten.
@@ -132,11 +132,10 @@ public final class SMTPClientConnection: Sendable {
         bytes.writeString(line)
         bytes.writeStaticString("\r\n")
         let request = SMTPClientRequest(bytes: bytes, kind: .command(timeout: timeout, step: step), replyPromise: promise)
-        if flush {
-            channel.writeAndFlush(request, promise: nil)
-        } else {
-            channel.write(request, promise: nil)
-        }
+        let written = flush ? channel.writeAndFlush(request) : channel.write(request)
+        // On a closed channel the write never reaches our handler, so nobody else would
+        // answer the reply promise (a second completion is ignored by NIO).
+        written.whenFailure { promise.fail($0) }
         return promise.futureResult
     }
 

@@ -41,13 +41,14 @@ enum EnvironmentFlags {
 
     /// The long option names of a command, from its property wrappers: `_maxMessageSize:
     /// Option<Int>` is `--max-message-size`.
-    static func options(of command: any ParsableCommand.Type) -> [Option] {
-        Mirror(reflecting: command.init()).children.compactMap { child in
-            guard let label = child.label, label.hasPrefix("_") else { return nil }
+    static func options(of command: any ParsableArguments.Type) -> [Option] {
+        Mirror(reflecting: command.init()).children.flatMap { child -> [Option] in
+            guard let label = child.label, label.hasPrefix("_") else { return [] }
             let typeName = String(describing: type(of: child.value))
+            if typeName == "OptionGroup<\(LoggingOptions.self)>" { return options(of: LoggingOptions.self) }
             let isFlag = typeName.hasPrefix("Flag<")
-            guard isFlag || typeName.hasPrefix("Option<") else { return nil }
-            return Option(name: kebabCase(String(label.dropFirst())), isFlag: isFlag)
+            guard isFlag || typeName.hasPrefix("Option<") else { return [] }
+            return [Option(name: kebabCase(String(label.dropFirst())), isFlag: isFlag)]
         }
     }
 

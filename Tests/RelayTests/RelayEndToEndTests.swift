@@ -114,8 +114,12 @@ struct RelayEndToEndTests {
         let wrong = try await client.login(harness.accounts[0].email, "not-the-password")
         #expect(wrong.code == 535)
         #expect(wrong.enhancedStatus == "5.7.8")
+        #expect(try await client.command("NOOP").code == 250)
         let unknown = try await client.login("stranger@example.com", harness.accounts[0].password)
         #expect(unknown == wrong)
+        // A third failure in a row ends the session.
+        #expect(try await client.login(harness.accounts[0].email, "again-wrong").code == 535)
+        #expect(try await client.login(harness.accounts[0].email, "third-wrong").code == 421)
         await client.quit()
         #expect(harness.sandbox.issuer.issuedTokenCount() == 0)
         await harness.stop()

@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+
+/// One refresh-token exchange, retried with backoff when the failure may be transient.
+public struct RefreshTokenGrant: Sendable {
+    public struct Configuration: Sendable {
+        /// For one HTTP exchange, connect to last body byte.
+        public var requestTimeout: Duration = .seconds(30)
+        /// Total attempts including the first; values below 1 behave as 1.
+        public var maxAttempts: Int = 3
+        public var initialBackoff: Duration = .milliseconds(200)
+        public var maxBackoff: Duration = .seconds(5)
+
+        public init(requestTimeout: Duration = .seconds(30), maxAttempts: Int = 3,
+                    initialBackoff: Duration = .milliseconds(200), maxBackoff: Duration = .seconds(5)) {
+            self.requestTimeout = requestTimeout
+            self.maxAttempts = maxAttempts
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+        }
+    }
+
+    private let transport: any TokenHTTPTransport
+    public let configuration: Configuration
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let sleep: @Sendable (Duration) async throws -> Void
+    private let jitter: @Sendable (Duration) -> Duration
+
+    /// - Parameters:
+    ///   - now: when a request is sent; the token's `expiresAt` counts from it.
+    ///   - sleep: the pause between attempts; throwing (e.g. on cancellation) ends the retries.
+    ///   - jitter: picks the actual pause given its cap; nil means full jitter (uniform in 0...cap).
+    public init(transport: any TokenHTTPTransport,
+                configuration: Configuration = .init(),
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+                jitter: (@Sendable (Duration) -> Duration)? = nil) {
+        self.transport = transport
+        self.configuration = configuration
+        self.now = now
+        self.sleep = sleep
+        self.jitter = jitter ?? RetryBackoff.fullJitter
+    }
+
+    /// Returns the token and, if the response carried one, a new refresh token.
+    /// `logger` should carry the account's metadata; each failed attempt logs one line to it.
+    public func fetch(_ credentials: OAuth2Credentials, logger: Logger? = nil) async throws(TokenError) -> (token: AccessToken, newRefreshToken: String?) {
+        let logger = logger ?? Self.silentLogger
+        let secrets = [credentials.refreshToken, credentials.clientSecret].compactMap { $0 }
+        guard let host = Self.host(of: credentials.tokenURL) else {
+            logger.error("token request not sent: token URL is not an absolute http(s) URL")
+            throw .unavailable("token URL is not an absolute http(s) URL")
+        }
+        let body = FormURLEncoding.encode(credentials.refreshGrantFields)
+        let attempts = max(1, configuration.maxAttempts)
+        var attempt = 1
+        while true {
+            let sentAt = now()
+            let reply: TokenReply
+            do {
+                let (status, bytes) = try await transport.postForm(url: credentials.tokenURL, body: body, timeout: configuration.requestTimeout)
+                reply = TokenReply.classify(status: status, body: bytes)
+            } catch {
+                if Task.isCancelled || error is CancellationError {
+                    logger.warning("token request cancelled", metadata: ["token_host": "\(host)", "attempt": "\(attempt)"])
+                    throw .unavailable("token request to \(host) cancelled")
+                }
+                let what = ReplyText.redact(ReplyText.description(String(describing: error)), secrets: secrets)
+                reply = .retryable(TokenReplyProblem(status: 0, oauthError: nil, errorDescription: nil, reason: "transport error: \(what)"))
+            }
+
+            switch reply {
+            case .token(let value, let expiresIn, let refreshToken):
+                if attempt > 1 {
+                    logger.info("token request succeeded after retry", metadata: ["token_host": "\(host)", "attempt": "\(attempt)"])
+                }
+                return (AccessToken(value: value, expiresAt: sentAt + expiresIn), refreshToken)
+
+            case .rejected(let problem):
+                let detail = Self.detail(problem, secrets: secrets)
+                Self.log(problem, detail: detail, host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
+                throw .credentialsRejected(detail)
+
+            case .failed(let problem):
+                Self.log(problem, detail: Self.detail(problem, secrets: secrets), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
+                throw .unavailable("\(host) answered \(Self.summary(problem, secrets: secrets))")
+
+            case .retryable(let problem):
+                guard attempt < attempts else {
+                    Self.log(problem, detail: Self.detail(problem, secrets: secrets), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
+                    throw .unavailable("\(host): \(Self.summary(problem, secrets: secrets)) (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
+                }
+                let pause = jitter(RetryBackoff.cap(afterAttempt: attempt, initial: configuration.initialBackoff, maximum: configuration.maxBackoff))
+                Self.log(problem, detail: Self.detail(problem, secrets: secrets), host: host, attempt: attempt, retryIn: pause, level: .warning, logger: logger)
+                do {
+                    try await sleep(pause)
+                } catch {
+                    throw .unavailable("token request to \(host) cancelled while waiting to retry")
+                }
+                attempt += 1
+            }
+        }
+    }
+
+    // MARK: - Wording
+
+    /// "invalid_grant: Token has been expired or revoked." — the shape `credentialsRejected` promises.
+    private static func detail(_ problem: TokenReplyProblem, secrets: [String]) -> String {
+        let code = problem.oauthError ?? problem.reason
+        guard let description = problem.errorDescription, !description.isEmpty else { return code }
+        return "\(code): \(ReplyText.redact(description, secrets: secrets))"
+    }
+
+    private static func summary(_ problem: TokenReplyProblem, secrets: [String]) -> String {
+        guard problem.oauthError != nil else { return problem.reason }
+        return "\(problem.reason) \(detail(problem, secrets: secrets))"
+    }
+
+    private static func log(_ problem: TokenReplyProblem, detail: String, host: String, attempt: Int, retryIn: Duration?,
+                            level: Logger.Level, logger: Logger) {
+        var metadata: Logger.Metadata = [
+            "token_host": "\(host)",
+            "attempt": "\(attempt)",
+            "reason": "\(problem.reason)",
+        ]
+        if problem.status != 0 { metadata["http_status"] = "\(problem.status)" }
+        if let code = problem.oauthError { metadata["oauth_error"] = "\(code)" }
+        if problem.oauthError != nil { metadata["detail"] = "\(detail)" }
+        if let retryIn { metadata["retry_in_ms"] = "\(retryIn.nanosecondsClamped / 1_000_000)" }
+        logger.log(level: level, retryIn == nil ? "token request failed" : "token request failed; retrying", metadata: metadata)
+    }
+
+    static func host(of url: String) -> String? {
+        guard let components = URLComponents(string: url),
+              let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = components.host, !host.isEmpty else { return nil }
+        return host
+    }
+
+    private static let silentLogger = Logger(label: "oauth2.silent", factory: { _ in SwiftLogNoOpLogHandler() })
+}

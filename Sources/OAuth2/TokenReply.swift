@@ -1,0 +1,93 @@
+import Foundation
+
+/// What one reply from a token endpoint means, decided from status and body alone.
+/// Pure, so every provider quirk can be tested without sockets.
+enum TokenReply: Equatable {
+    case token(value: String, expiresIn: Duration, refreshToken: String?)
+    /// The provider refused the client or the grant; asking again cannot help.
+    case rejected(TokenReplyProblem)
+    /// Worth another attempt after a pause.
+    case retryable(TokenReplyProblem)
+    /// Not worth another attempt right now, but nothing to remember either.
+    case failed(TokenReplyProblem)
+
+    /// Error codes that mean the configured credentials themselves are bad (RFC 6749 §5.2).
+    static let rejectingErrorCodes: Set<String> = ["invalid_grant", "invalid_client", "unauthorized_client"]
+
+    /// Providers answer `expires_in` in whole seconds; anything outside these bounds is a bug
+    /// or an attack, and clamping keeps the cache's arithmetic sane either way.
+    static let defaultLifetime: Duration = .seconds(3600)
+    static let minimumLifetime: Duration = .seconds(1)
+    static let maximumLifetime: Duration = .seconds(2 * 24 * 3600)
+
+    static func classify(status: Int, body: [UInt8]) -> TokenReply {
+        if (200..<300).contains(status) {
+            return parseSuccess(status: status, body: body)
+        }
+        let fields = JSONObjectFields(body)
+        let problem = TokenReplyProblem(
+            status: status,
+            oauthError: fields?.string("error").map(ReplyText.errorCode),
+            errorDescription: fields?.string("error_description").map(ReplyText.description),
+            reason: "HTTP \(status)")
+        if (status == 400 || status == 401), let code = problem.oauthError, rejectingErrorCodes.contains(code) {
+            return .rejected(problem)
+        }
+        // 408 and 429 are the only 4xx that promise a different answer later.
+        if status >= 500 || status == 429 || status == 408 {
+            return .retryable(problem)
+        }
+        return .failed(problem)
+    }
+
+    private static func parseSuccess(status: Int, body: [UInt8]) -> TokenReply {
+        func malformed(_ why: String) -> TokenReply {
+            .retryable(TokenReplyProblem(status: status, oauthError: nil, errorDescription: nil,
+                                         reason: "malformed token response (HTTP \(status)): \(why)"))
+        }
+        guard let fields = JSONObjectFields(body) else { return malformed("not a JSON object") }
+        guard case .string(let accessToken)? = fields["access_token"], !accessToken.isEmpty else {
+            return malformed("no access_token")
+        }
+        switch fields["token_type"] {
+        case nil, .null?: break
+        case .string(let type)? where type.lowercased() == "bearer": break
+        // The value itself is not echoed: a confused server could put anything there.
+        default: return malformed("token_type is not Bearer")
+        }
+        let lifetime: Duration
+        switch fields["expires_in"] {
+        case nil, .null?:
+            lifetime = defaultLifetime
+        case .number(let seconds)?:
+            guard let clamped = clampedLifetime(seconds) else { return malformed("expires_in is not finite") }
+            lifetime = clamped
+        case .string(let text)?:
+            guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), let clamped = clampedLifetime(seconds) else {
+                return malformed("expires_in is not a number")
+            }
+            lifetime = clamped
+        default:
+            return malformed("expires_in is not a number")
+        }
+        var refreshToken: String?
+        if case .string(let value)? = fields["refresh_token"], !value.isEmpty { refreshToken = value }
+        return .token(value: accessToken, expiresIn: lifetime, refreshToken: refreshToken)
+    }
+
+    private static func clampedLifetime(_ seconds: Double) -> Duration? {
+        guard seconds.isFinite else { return nil }
+        let bounded = min(max(seconds, Double(minimumLifetime.components.seconds)), Double(maximumLifetime.components.seconds))
+        return .milliseconds(Int64(bounded * 1000))
+    }
+}
+
+/// The parts of a non-token reply that may be logged. `oauthError` and `errorDescription` are
+/// already restricted to short printable text, but still need secrets redacted before use.
+struct TokenReplyProblem: Equatable {
+    var status: Int
+    var oauthError: String?
+    var errorDescription: String?
+    /// Short, fixed wording chosen by us; never contains response bytes.
+    var reason: String
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+@testable import XOAuth2ProxyCLI
+
+/// Runs the real binary: the one `swift build` put next to the test bundle.
+enum Binary {
+    static var path: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        // Inside an .xctest bundle on some layouts the binary sits one level up.
+        for _ in 0..<3 {
+            let candidate = directory.appendingPathComponent("xoauth2-proxy").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return "xoauth2-proxy"
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 20) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("XOAUTH2_PROXY_") }.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                      stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+}
+
+@Suite(.serialized) struct CommandLineTests {
+    private func writeConfig(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString).json").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static let malformed: [(String, String)] = [
+        (#"{"accounts": [{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r", "smtp_prot": 25}]}"#, "smtp_prot"),
+        (#"{"accounts": [{"account_id": "sales", "email": "a@example.com", "provider": "yahoo", "client_id": "c", "client_secret": "s", "refresh_token": "r"}]}"#, "provider"),
+        (#"{"accounts": [{"account_id": "sales", "email": "a@example.com", "provider": "gmail", "client_secret": "s", "refresh_token": "r"}]}"#, "client_id"),
+        (#"{"accounts": [{"email": "a@example.com", "provider": "custom", "client_id": "c", "client_secret": "s", "refresh_token": "r", "token_url": "http://tokens.example.com/t", "smtp_host": "smtp.example.com"}]}"#, "token_url"),
+        (#"{"accounts": [{"email": "a@example.com", "provider": "custom", "client_id": "c", "client_secret": "s", "refresh_token": "r", "token_url": "https://t.example.com/t", "smtp_host": "smtp.example.com", "smtp_tls": "none"}]}"#, "smtp_tls"),
+        (#"{"accounts": [{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r", "smtp_port": 70000}]}"#, "smtp_port"),
+        (#"{"accounts": [{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r"}, {"email": "A@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r2"}]}"#, "email"),
+        (#"{"accounts": [ {"email": "#, "line 1"),
+    ]
+
+    @Test(arguments: malformed)
+    func malformedConfigExitsTwoNamingTheField(config: String, field: String) throws {
+        let path = try writeConfig(config)
+        let result = try Binary.run(["--config", path, "--port", "0"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(path))
+        #expect(result.stderr.contains(field))
+        #expect(!result.stderr.contains("Fatal error"))
+        #expect(!result.stderr.contains("\"s\""))
+    }
+
+    @Test func missingFileBadPortAndNoConfigExitTwo() throws {
+        #expect(try Binary.run(["--config", "/nonexistent/accounts.json"]).status == 2)
+        #expect(try Binary.run(["serve"]).status == 2)
+        let path = try writeConfig(#"[{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r"}]"#)
+        let badPort = try Binary.run(["--config", path, "--port", "99999"])
+        #expect(badPort.status == 2)
+        #expect(badPort.stderr.contains("--port"))
+        #expect(try Binary.run(["--config", path, "--port", "abc"]).status == 2)
+    }
+
+    @Test func environmentSuppliesFlagsAndTheCommandLineWins() throws {
+        let bad = try Binary.run([], environment: ["XOAUTH2_PROXY_CONFIG": "/nonexistent/from-env.json"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("/nonexistent/from-env.json"))
+        let overridden = try Binary.run(["--config", "/nonexistent/from-flag.json"], environment: ["XOAUTH2_PROXY_CONFIG": "/nonexistent/from-env.json"])
+        #expect(overridden.stderr.contains("from-flag.json"))
+        #expect(!overridden.stderr.contains("from-env.json"))
+    }
+
+    @Test func portInUseExitsOne() throws {
+        let path = try writeConfig(#"[{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r", "password": "p"}]"#)
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socketFD) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) } }
+        _ = listen(socketFD, 1)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let result = try Binary.run(["--config", path, "--port", "\(port)"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot listen"))
+    }
+
+    @Test func environmentFlagMappingIsDerivedFromTheCommands() {
+        let options = EnvironmentFlags.options(of: ServeCommand.self)
+        #expect(options.contains(.init(name: "config", isFlag: false)))
+        #expect(options.contains(.init(name: "max-message-size", isFlag: false)))
+        #expect(options.contains(.init(name: "dry-run", isFlag: true)))
+        #expect(options.contains(.init(name: "log-level", isFlag: false)))
+        let applied = EnvironmentFlags.apply(to: ["--port", "1"], environment: ["XOAUTH2_PROXY_PORT": "2", "XOAUTH2_PROXY_DRY_RUN": "true", "XOAUTH2_PROXY_HOST": "::1"])
+        #expect(applied == ["--port", "1", "--host=::1", "--dry-run"])
+    }
+}
