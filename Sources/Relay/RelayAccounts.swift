@@ -2,11 +2,13 @@ import Accounts
 import NIOCore
 import OAuth2
 
+public typealias AccountPool = UpstreamPool<UpstreamConnection>
+
 /// An account as the relay uses it: configuration, resolved endpoint, its connection pool.
 public struct RelayAccount: Sendable {
     public let account: Account
     public let endpoint: UpstreamEndpoint
-    public let pool: UpstreamPool
+    public let pool: AccountPool
 }
 
 /// The accounts the relay serves, looked up by login email in O(1).
@@ -18,7 +20,7 @@ public final class RelayAccounts: Sendable {
     /// Resolves endpoints (reads CA files) and registers credentials with the token cache.
     /// A CA file that is not usable PEM is a `ConfigError` naming the account.
     public init(directory: AccountDirectory, tls: UpstreamTLSContexts, connector: UpstreamConnector,
-                poolTimings: (UpstreamPool.Configuration) -> UpstreamPool.Configuration = { $0 }) throws {
+                poolTimings: (AccountPool.Configuration) -> AccountPool.Configuration = { $0 }) throws {
         var byEmail: [String: RelayAccount] = [:]
         for (index, account) in directory.accounts.enumerated() {
             let endpoint: UpstreamEndpoint
@@ -32,9 +34,9 @@ public final class RelayAccounts: Sendable {
                 OAuth2Credentials(tokenURL: account.tokenURL, clientID: account.clientID, clientSecret: account.clientSecret,
                                   refreshToken: account.refreshToken, scope: account.scope),
                 forKey: account.accountID)
-            let configuration = poolTimings(UpstreamPool.Configuration(
+            let configuration = poolTimings(AccountPool.Configuration(
                 maxConnections: account.maxConnections, maxMessagesPerConnection: account.maxMessagesPerConnection))
-            let pool = UpstreamPool(configuration: configuration, timerLoop: connector.group.next()) { () async throws(RelayFailure) in
+            let pool = AccountPool(configuration: configuration, timerLoop: connector.group.next()) { () async throws(RelayFailure) in
                 try await connector.open(account: account, endpoint: endpoint)
             }
             byEmail[account.email.lowercased()] = RelayAccount(account: account, endpoint: endpoint, pool: pool)

@@ -43,7 +43,7 @@ struct RelaySession {
     private var logger: Logger
     private var machine: SMTPServerStateMachine
     private var account: RelayAccount?
-    private var lease: UpstreamPool.Lease?
+    private var lease: AccountPool.Lease?
     private var pending: [PendingReply] = []
     private var body: Body?
     private var transactionStart: ContinuousClock.Instant?
@@ -165,7 +165,7 @@ struct RelaySession {
             return
         }
         for attempt in 1...2 {
-            let acquired: UpstreamPool.Lease
+            let acquired: AccountPool.Lease
             do {
                 acquired = try await account.pool.acquire()
             } catch {
@@ -369,7 +369,7 @@ struct RelaySession {
 
     /// Pipelined upstreams get the command queued for the next flush; others get it sent and
     /// answered before anything else goes out, as RFC 5321 requires without PIPELINING.
-    private func send(_ lease: UpstreamPool.Lease, _ line: String, step: String) async -> EventLoopFuture<SMTPReply> {
+    private func send(_ lease: AccountPool.Lease, _ line: String, step: String) async -> EventLoopFuture<SMTPReply> {
         let client = lease.connection.client
         guard !client.capabilities.pipelining else {
             return client.send(line, step: step, flush: false)

@@ -6,7 +6,7 @@ import SMTPCore
 import SMTPNIO
 
 /// An authenticated upstream connection and what the pool needs to know to retire it.
-public final class UpstreamConnection: Sendable {
+public final class UpstreamConnection: PooledConnection {
     public let client: SMTPClientConnection
     public let openedAt: ContinuousClock.Instant
     /// Providers end sessions whose token expired (Gmail does), so the pool retires the
@@ -18,6 +18,10 @@ public final class UpstreamConnection: Sendable {
         self.openedAt = openedAt
         self.tokenExpiresAt = tokenExpiresAt
     }
+
+    public var isActive: Bool { client.isActive }
+    public func close() { client.close() }
+    public func quit() async { await client.quit() }
 }
 
 /// Opens upstream connections: token, connect, TLS, AUTH XOAUTH2, with one refresh-and-retry
@@ -41,7 +45,7 @@ public struct UpstreamConnector: Sendable {
         var logger = logger
         logger[metadataKey: "account_id"] = "\(account.accountID)"
         logger[metadataKey: "upstream"] = "\(endpoint.host):\(endpoint.port)"
-        let token = try await accessToken(account: account, forceRefresh: false)
+        let token = try await accessToken(account: account)
         let client: SMTPClientConnection
         do {
             client = try await SMTPClientConnection.connect(
@@ -57,7 +61,7 @@ public struct UpstreamConnector: Sendable {
             if reply.code != 235 {
                 // The cached token may have been revoked or expired early: refresh once, retry once.
                 logger.info("upstream refused the access token, refreshing", metadata: ["smtp_code": "\(reply.code)"])
-                let fresh = try await accessToken(account: account, forceRefresh: true)
+                let fresh = try await accessToken(account: account, replacing: token)
                 reply = try await client.authenticateXOAUTH2(email: account.email, accessToken: fresh.value)
                 expiresAt = fresh.expiresAt
             }
@@ -78,9 +82,14 @@ public struct UpstreamConnector: Sendable {
         }
     }
 
-    private func accessToken(account: Account, forceRefresh: Bool) async throws(RelayFailure) -> AccessToken {
+    /// `replacing`: the token the provider refused; if another connection already replaced
+    /// it, that replacement is used without a second refresh.
+    private func accessToken(account: Account, replacing refused: AccessToken? = nil) async throws(RelayFailure) -> AccessToken {
         do {
-            return try await tokens.accessToken(forKey: account.accountID, forceRefresh: forceRefresh)
+            if let refused {
+                return try await tokens.accessToken(forKey: account.accountID, replacing: refused)
+            }
+            return try await tokens.accessToken(forKey: account.accountID)
         } catch {
             switch error {
             case .credentialsRejected(let detail): throw .credentialsRejected(detail)

@@ -1,10 +1,19 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
+/// What the pool needs of a connection; a protocol so the pool is tested without sockets.
+public protocol PooledConnection: Sendable {
+    var isActive: Bool { get }
+    /// Providers end sessions whose token expired, so connections retire before then.
+    var tokenExpiresAt: ContinuousClock.Instant { get }
+    func close()
+    func quit() async
+}
+
 /// One account's upstream connections: at most `maxConnections` open, idle ones reused
 /// without a round trip, retired by age, token expiry, message count or error. A transaction
 /// that finds the pool at its cap waits, bounded by `acquireTimeout`.
-public final class UpstreamPool: Sendable {
+public final class UpstreamPool<Connection: PooledConnection>: Sendable {
     public struct Configuration: Sendable, Hashable {
         public var maxConnections: Int
         public var maxMessagesPerConnection: Int
@@ -21,7 +30,7 @@ public final class UpstreamPool: Sendable {
 
     /// A connection lent to one transaction; give it back with `release`.
     public struct Lease: Sendable {
-        public let connection: UpstreamConnection
+        public let connection: Connection
         public var messagesSent: Int
         /// The last user left a transaction open upstream: send RSET before MAIL.
         public var needsReset: Bool
@@ -30,7 +39,7 @@ public final class UpstreamPool: Sendable {
     }
 
     private struct Idle {
-        var connection: UpstreamConnection
+        var connection: Connection
         var messagesSent: Int
         var needsReset: Bool
         var since: ContinuousClock.Instant
@@ -59,13 +68,13 @@ public final class UpstreamPool: Sendable {
 
     public let configuration: Configuration
     private let state = NIOLockedValueBox(State())
-    private let opener: @Sendable () async throws(RelayFailure) -> UpstreamConnection
+    private let opener: @Sendable () async throws(RelayFailure) -> Connection
     private let timerLoop: any EventLoop
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(configuration: Configuration, timerLoop: any EventLoop,
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
-                opener: @escaping @Sendable () async throws(RelayFailure) -> UpstreamConnection) {
+                opener: @escaping @Sendable () async throws(RelayFailure) -> Connection) {
         self.configuration = configuration
         self.timerLoop = timerLoop
         self.now = now
@@ -76,10 +85,15 @@ public final class UpstreamPool: Sendable {
         state.withLockedValue { ($0.idle.count, $0.open - $0.idle.count, $0.waiters.count) }
     }
 
+    private enum AcquireStep {
+        case lease(Lease)
+        case open
+        case wait
+    }
+
     public func acquire() async throws(RelayFailure) -> Lease {
-        enum Step { case lease(Lease), open, wait }
-        var retired: [UpstreamConnection] = []
-        let step: Step = state.withLockedValue { state in
+        var retired: [Connection] = []
+        let step: AcquireStep = state.withLockedValue { state in
             if state.closed { return .wait }
             while let entry = state.idle.popLast() {
                 if isReusable(entry) {
@@ -95,7 +109,7 @@ public final class UpstreamPool: Sendable {
             }
             return .wait
         }
-        for connection in retired { connection.client.close() }
+        for connection in retired { connection.close() }
         switch step {
         case .lease(let lease):
             return lease
@@ -113,7 +127,7 @@ public final class UpstreamPool: Sendable {
     /// Gives a connection back. `reusable: false` closes it (errors, aborted DATA, 421).
     public func release(_ lease: Lease, reusable: Bool) {
         let keep = reusable && lease.messagesSent < configuration.maxMessagesPerConnection
-            && lease.connection.client.isActive
+            && lease.connection.isActive
         var close = !keep
         let handOff: (CheckedContinuation<Grant, any Error>, Scheduled<Void>?, Grant)? = state.withLockedValue { state in
             if state.closed { close = true }
@@ -133,7 +147,7 @@ public final class UpstreamPool: Sendable {
             handed.idleFor = .zero
             return (waiter.continuation, waiter.timer, .lease(handed))
         }
-        if close { lease.connection.client.close() }
+        if close { lease.connection.close() }
         if let (continuation, timer, grant) = handOff {
             timer?.cancel()
             continuation.resume(returning: grant)
@@ -142,7 +156,7 @@ public final class UpstreamPool: Sendable {
 
     /// Closes idle connections that outlived their welcome; called periodically.
     public func sweep() {
-        let stale: [UpstreamConnection] = state.withLockedValue { state in
+        let stale: [Connection] = state.withLockedValue { state in
             let (keep, drop) = state.idle.reduce(into: ([Idle](), [Idle]())) { result, entry in
                 if isReusable(entry) { result.0.append(entry) } else { result.1.append(entry) }
             }
@@ -150,7 +164,7 @@ public final class UpstreamPool: Sendable {
             state.open -= drop.count
             return drop.map(\.connection)
         }
-        for connection in stale { connection.client.close() }
+        for connection in stale { connection.close() }
     }
 
     /// Stops lending: idle connections get QUIT, waiters hear `shuttingDown`.
@@ -170,13 +184,13 @@ public final class UpstreamPool: Sendable {
             waiter.continuation.resume(throwing: RelayFailure.shuttingDown)
         }
         await withTaskGroup(of: Void.self) { group in
-            for entry in idle { group.addTask { await entry.connection.client.quit() } }
+            for entry in idle { group.addTask { await entry.connection.quit() } }
         }
     }
 
     private func isReusable(_ entry: Idle) -> Bool {
         let current = now()
-        return entry.connection.client.isActive
+        return entry.connection.isActive
             && entry.messagesSent < configuration.maxMessagesPerConnection
             && current - entry.since < configuration.idleTimeout
             && current + configuration.tokenExpirySafety < entry.connection.tokenExpiresAt

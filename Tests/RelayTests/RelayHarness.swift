@@ -13,6 +13,7 @@ final class RelayHarness: Sendable {
     struct TestAccount: Sendable {
         var email: String
         var password: String
+        var refreshToken: String
     }
 
     let sandbox: SandboxProvider
@@ -35,7 +36,8 @@ final class RelayHarness: Sendable {
     static func start(accounts count: Int = 1,
                       tokenLifetime: Duration = .seconds(3600),
                       configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },
-                      maxConnections: Int = 5) async throws -> RelayHarness {
+                      maxConnections: Int = 5,
+                      smtpPort: Int? = nil) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -56,8 +58,8 @@ final class RelayHarness: Sendable {
             accounts.append(Account(
                 accountID: "acct\(index)", email: email, provider: .custom, clientID: "client-\(index)", clientSecret: secret,
                 refreshToken: refresh, password: password, tokenURL: sandbox.tokenURL, smtpHost: "127.0.0.1",
-                smtpPort: sandbox.smtpPort, smtpTLS: .starttls, tlsCAFile: caFile, maxConnections: maxConnections))
-            testAccounts.append(TestAccount(email: email, password: password))
+                smtpPort: smtpPort ?? sandbox.smtpPort, smtpTLS: .starttls, tlsCAFile: caFile, maxConnections: maxConnections))
+            testAccounts.append(TestAccount(email: email, password: password, refreshToken: refresh))
         }
         var settings = ProxyRuntime.Configuration()
         settings.server.port = 0

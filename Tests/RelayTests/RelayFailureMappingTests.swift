@@ -1,0 +1,104 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Relay
+import Sandbox
+import SMTPCore
+import Testing
+
+/// Local failures become temporary replies, so apps keep the message and retry.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct RelayFailureMappingTests {
+    @Test func revokedRefreshTokenGives454AndNoFurtherTokenRequests() async throws {
+        let harness = try await RelayHarness.start()
+        harness.sandbox.issuer.revoke(refreshToken: harness.accounts[0].refreshToken)
+        let client = try await harness.client()
+        for _ in 0..<2 {
+            let reply = try await client.command("MAIL FROM:<a@example.com>")
+            #expect(reply.code == 454)
+            #expect(reply.enhancedStatus == "4.7.0")
+        }
+        #expect(harness.sandbox.issuer.issuedTokenCount() == 0)
+        await client.quit()
+        await harness.stop()
+    }
+
+    @Test func tokenEndpointHiccupIsRetriedAndTheMessageGoesThrough() async throws {
+        let harness = try await RelayHarness.start()
+        harness.sandbox.issuer.failNextRequests(1, status: 503)
+        let client = try await harness.client()
+        #expect(try await client.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)
+        await client.quit()
+        await harness.stop()
+    }
+
+    @Test func unreachableUpstreamGives451() async throws {
+        let closedPort = try await Self.closedPort()
+        // Nothing listens there now.
+        let harness = try await RelayHarness.start(smtpPort: closedPort)
+        let client = try await harness.client()
+        let reply = try await client.command("MAIL FROM:<a@example.com>")
+        #expect(reply.code == 451)
+        #expect(reply.enhancedStatus == "4.4.1")
+        #expect(try await client.command("RCPT TO:<b@example.net>").code == 503)
+        await client.quit()
+        await harness.stop()
+    }
+
+    @Test func busyPoolGives451AfterABoundedWait() async throws {
+        let harness = try await RelayHarness.start(configure: { $0.poolAcquireTimeout = .milliseconds(300) }, maxConnections: 1)
+        let holder = try await harness.client()
+        #expect(try await holder.command("MAIL FROM:<a@example.com>").code == 250)
+        let waiter = try await harness.client()
+        let started = ContinuousClock.now
+        let reply = try await waiter.command("MAIL FROM:<a@example.com>")
+        #expect(reply.code == 451)
+        #expect(reply.enhancedStatus == "4.4.5")
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+        // RSET hands the connection back; the waiting side can now go ahead.
+        #expect(try await holder.command("RSET").code == 250)
+        #expect(try await waiter.send(to: ["b@example.net"], message: "x\r\n").last?.code == 250)
+        await holder.quit()
+        await waiter.quit()
+        await harness.stop()
+    }
+
+    @Test func overlongLineAndBareLineFeedsAreRefusedAndNothingIsDelivered() async throws {
+        let harness = try await RelayHarness.start()
+        let client = try await harness.client()
+        let longLine = "Subject: long\r\n\r\n" + String(repeating: "y", count: 1200) + "\r\n"
+        let long = try await client.send(to: ["a@example.net"], message: longLine)
+        #expect(long.last?.code == 500)
+        #expect(long.last?.enhancedStatus == "5.5.2")
+        let bare = try await client.send(to: ["a@example.net"], message: "Subject: bare\r\n\r\none\ntwo\r\n")
+        #expect(bare.last?.code == 550)
+        #expect(try await client.send(to: ["a@example.net"], message: "Subject: fine\r\n\r\nok\r\n").last?.code == 250)
+        #expect(harness.sandbox.store.messages.count == 1)
+        await client.quit()
+        await harness.stop()
+    }
+
+    @Test func abandonedTransactionIsResetBeforeTheConnectionIsReused() async throws {
+        let harness = try await RelayHarness.start(maxConnections: 1)
+        let first = try await harness.client()
+        #expect(try await first.command("MAIL FROM:<abandoned@example.com>").code == 250)
+        #expect(try await first.command("RCPT TO:<x@example.net>").code == 250)
+        await first.quit()
+        let second = try await harness.client()
+        #expect(try await second.send(from: "fresh@example.com", to: ["y@example.net"], message: "x\r\n").last?.code == 250)
+        await second.quit()
+        let stored = harness.sandbox.store.messages
+        #expect(stored.map(\.mailFrom) == ["fresh@example.com"])
+        #expect(stored.map(\.recipients) == [["y@example.net"]])
+        await harness.stop()
+    }
+
+    /// A port nothing listens on: bind, note the port, close.
+    static func closedPort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 1
+        try await channel.close()
+        return port
+    }
+}
