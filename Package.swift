@@ -77,6 +77,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts"]),
+        .testTarget(name: "OpsTests", dependencies: ["Ops", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "Sandbox", "Accounts", "OAuth2", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI",

@@ -14,10 +14,7 @@ public enum LoggingSetup {
     /// Installs the process-wide handler once; later calls are ignored by swift-log.
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = switch format {
-            case .json: JSONLogHandler(label: label)
-            case .text: TextLogHandler(label: label)
-            }
+            var handler = LineLogHandler(label: label, format: format)
             handler.logLevel = level
             return handler
         }

@@ -48,11 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         settings.server.port = port
         let runtime = try await startRuntime(settings, directory: directory, logger: logger)
         printInstructions(proxyPort: runtime.server.port, sandbox: sandbox)
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: sandbox), .init(service: runtime.server)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await services.run()
+        try await ServiceRunner.run([sandbox, runtime.server], logger: logger)
         await runtime.shutdown()
     }
 

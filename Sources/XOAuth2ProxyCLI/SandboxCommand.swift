@@ -63,9 +63,7 @@ struct SandboxCommand: AsyncParsableCommand {
         let summary = "sandbox: smtp 127.0.0.1:\(sandbox.smtpPort) token \(sandbox.tokenURL) accounts \(grants.count)"
             + (caOut.map { " ca \($0)" } ?? "") + "\n"
         FileHandle.standardError.write(Data(summary.utf8))
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: sandbox)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        try await ServiceRunner.run([sandbox], logger: logger)
     }
 }
 

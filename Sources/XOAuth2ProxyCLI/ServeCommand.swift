@@ -64,11 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (directory, settings) = try validatedSettings()
         let logger = logging.bootstrap()
         let runtime = try await startRuntime(settings, directory: directory, logger: logger)
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: runtime.server)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await services.run()
+        try await ServiceRunner.run([runtime.server], logger: logger)
         await runtime.shutdown()
     }
 }

@@ -1,0 +1,18 @@
+import Logging
+import ServiceLifecycle
+
+enum ServiceRunner {
+    /// Kubernetes' default termination grace is 30 s; stopping inside 25 s leaves margin.
+    static let maximumGracefulShutdown: Duration = .seconds(25)
+
+    /// Runs the services until SIGTERM / SIGINT. They stop in reverse order, so list the SMTP
+    /// listener last: it stops first and its sessions drain while the rest still run.
+    static func run(_ services: [any Service], logger: Logger) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = maximumGracefulShutdown
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}

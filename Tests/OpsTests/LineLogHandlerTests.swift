@@ -1,0 +1,30 @@
+import Foundation
+import Logging
+import Testing
+@testable import Ops
+
+@Suite struct LineLogHandlerTests {
+    @Test func jsonLinesAreValidJSONWithMetadataAsFields() throws {
+        let line = LineLogHandler.line(format: .json, level: .info, message: "message \"relayed\"\n", label: "xoauth2-proxy",
+                                       fields: [("account_id", "sales"), ("smtp_code", "250"), ("odd", "tab\there\u{01}")],
+                                       timestamp: "2026-11-23T12:00:00.000Z")
+        #expect(line.hasSuffix("}\n"))
+        #expect(line.filter { $0 == "\n" }.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        #expect(object == ["ts": "2026-11-23T12:00:00.000Z", "level": "info", "msg": "message \"relayed\"\n",
+                           "logger": "xoauth2-proxy", "account_id": "sales", "smtp_code": "250", "odd": "tab\there\u{01}"])
+    }
+
+    @Test func textLinesAreOneLine() {
+        let line = LineLogHandler.line(format: .text, level: .warning, message: "message not relayed", label: "x",
+                                       fields: [("smtp_code", "451")], timestamp: "T")
+        #expect(line == "T warning message not relayed smtp_code=451\n")
+    }
+
+    @Test func timestampsAreRFC3339UTCWithMilliseconds() {
+        let stamp = LogTimestamp.now()
+        #expect(stamp.count == 24)
+        #expect(stamp.hasSuffix("Z"))
+        #expect(stamp.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"#, options: .regularExpression) != nil)
+    }
+}
