@@ -103,7 +103,7 @@ public final class TokenCache: Sendable {
                     guard var account = state.accounts[key] else { return (.failure(Self.unknownAccount(key)), nil) }
                     if let rejection = account.rejection { return (.failure(rejection), nil) }
                     if let cached = account.cached, cached.isServable(for: request, at: now) { return (.success(cached.token), nil) }
-                    let waiter = Waiter(continuation: continuation, forced: request.isForced)
+                    let waiter = Waiter(continuation: continuation, request: request)
                     // The upstream refused the cached token: nobody may be handed it any more, nor fall back to it.
                     let cachedIsRefused = account.cached.map { request.refuses($0.token) } ?? false
                     if cachedIsRefused {
@@ -180,7 +180,7 @@ public final class TokenCache: Sendable {
                 "refresh_token_rotated": "\(fetched.newRefreshToken != nil && fetched.newRefreshToken != launch.credentials.refreshToken)",
             ])
         case .failure(.credentialsRejected):
-            logger.error("credentials rejected; failing fast for this account until its credentials change")
+            logger.notice("credentials rejected; failing fast for this account until its credentials change")
         case .failure(.unavailable):
             break // RefreshTokenGrant already logged why.
         }
@@ -188,7 +188,7 @@ public final class TokenCache: Sendable {
         for waiter in flight.waiters.values {
             // A refresh that failed transiently need not fail callers whose token was never refused:
             // the previous token still works until its real expiry (the margin exists for this).
-            if case .failure(.unavailable) = result, !waiter.forced, let previous = flight.previous, now < previous.expiresAt {
+            if case .failure(.unavailable) = result, let previous = flight.previous, !waiter.request.refuses(previous), now < previous.expiresAt {
                 usedPrevious = true
                 waiter.continuation.resume(returning: .success(previous))
             } else {
@@ -224,11 +224,6 @@ extension TokenCache {
         case force
         case replacing(String)
 
-        var isForced: Bool {
-            if case .fresh = self { return false }
-            return true
-        }
-
         /// Whether this caller reports `token` as refused by the upstream.
         func refuses(_ token: AccessToken) -> Bool {
             switch self {
@@ -262,7 +257,7 @@ extension TokenCache {
 
     private struct Waiter {
         var continuation: CheckedContinuation<Result<AccessToken, TokenError>, Never>
-        var forced: Bool
+        var request: Request
     }
 
     private struct Flight {
