@@ -151,9 +151,19 @@ public final class SMTPClientConnection: Sendable {
 
     /// Writes body bytes exactly as given; returns once they reached the socket, which is
     /// what keeps relaying a large message flat in memory.
+    /// A write the upstream does not take within the data-block timeout closes the connection
+    /// (a peer that stopped reading would otherwise hold the session forever).
     public func sendBody(_ chunk: ByteBuffer) async throws {
         let request = SMTPClientRequest(bytes: chunk, kind: .body, replyPromise: nil)
-        try await channel.writeAndFlush(request)
+        let channel = channel
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(request, promise: promise)
+        let written = promise.futureResult
+        let watchdog = channel.eventLoop.scheduleTask(in: configuration.timeouts.dataBlock) {
+            channel.close(promise: nil)
+        }
+        written.whenComplete { _ in watchdog.cancel() }
+        try await written
             .flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
             .get()
     }
