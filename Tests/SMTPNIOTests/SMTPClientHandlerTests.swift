@@ -42,7 +42,7 @@ import Testing
         _ = try greeting.wait()
         let context = try NIOSSLContext(configuration: .makeClientConfiguration())
         let startTLS = try send(channel, "STARTTLS", kind: .startTLS(timeout: .seconds(30), context: context, serverHostname: "example.com"))
-        try? channel.writeInbound(ByteBuffer(string: "220 go ahead\r\n250 injected\r\n"))
+        _ = try? channel.writeInbound(ByteBuffer(string: "220 go ahead\r\n250 injected\r\n"))
         #expect(throws: SMTPNIOError.plaintextAfterStartTLS) { try startTLS.wait() }
         #expect(!channel.isActive)
     }
@@ -64,7 +64,7 @@ import Testing
         #expect(!channel.isActive)
 
         let (second, secondGreeting) = try makeChannel()
-        try? second.writeInbound(ByteBuffer(string: "hello there\r\n"))
+        _ = try? second.writeInbound(ByteBuffer(string: "hello there\r\n"))
         #expect(throws: SMTPNIOError.self) { try secondGreeting.wait() }
     }
 }
