@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Pure SMTP values and state machines: no sockets, no TLS.
@@ -67,8 +68,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The load generator behind `xoauth2-proxy bench`.
+        .target(name: "LoadGenerator", dependencies: [
+            "SMTPCore", "SMTPNIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .executableTarget(name: "XOAuth2ProxyCLI", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
@@ -82,6 +91,12 @@ let package = Package(
         .testTarget(name: "AccountsTests", dependencies: ["Accounts"]),
         .testTarget(name: "OpsTests", dependencies: ["Ops", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
+        .testTarget(name: "LoadGeneratorTests", dependencies: [
+            "LoadGenerator", "SMTPCore", "SMTPNIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "Sandbox", "Accounts", "OAuth2", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI",
         ]),

@@ -132,7 +132,12 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
             }
             head.promise.succeed(reply)
         }
-        if buffer.readableBytes == 0 { buffer.clear() }
+        if buffer.readableBytes == 0 {
+            buffer.clear()
+        } else if buffer.readerIndex > 4096 {
+            // Replies that keep arriving split mid-line must not grow the buffer for ever.
+            buffer.discardReadBytes()
+        }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
