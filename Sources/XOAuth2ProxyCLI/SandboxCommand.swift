@@ -24,6 +24,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "An accounts.json whose client ids, secrets and refresh tokens the token endpoint accepts.")
     var accounts: String?
 
+    @Option(help: "EMAIL:CLIENT_ID:CLIENT_SECRET honoured for grant_type=client_credentials (repeatable).")
+    var clientCredentials: [String] = []
+
     @Option(help: "Where to write the sandbox's certificate (for tls_ca_file).")
     var caOut: String?
 
@@ -40,6 +43,13 @@ struct SandboxCommand: AsyncParsableCommand {
             throw StartupFailure.configuration("\(name): \(value) is not a port number (0-65535)")
         }
         let grants = try accounts.map(SandboxGrants.load) ?? []
+        let clientGrants = try clientCredentials.map { value -> (String, String, String) in
+            let parts = value.split(separator: ":", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
+                throw StartupFailure.configuration("--client-credentials: expected EMAIL:CLIENT_ID:CLIENT_SECRET")
+            }
+            return (parts[0], parts[1], parts[2])
+        }
         let logger = logging.bootstrap()
         var settings = SandboxProvider.Configuration()
         settings.host = host
@@ -56,6 +66,9 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         for grant in grants {
             sandbox.issuer.register(email: grant.email, clientID: grant.clientID, clientSecret: grant.clientSecret, refreshToken: grant.refreshToken)
+        }
+        for (email, clientID, secret) in clientGrants {
+            sandbox.issuer.registerClientCredentials(email: email, clientID: clientID, clientSecret: secret)
         }
         if let caOut {
             try sandbox.certificate.writeCertificate(to: caOut)
