@@ -61,8 +61,11 @@ struct RelaySession {
             try await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(machine.greeting)
                 session: for try await frames in inbound {
-                    for frame in frames {
-                        if try await handle(frame, outbound) == .close { break session }
+                    for index in frames.indices {
+                        // A body chunk followed by the end of data in the same read goes out
+                        // with the end-of-data line in one write.
+                        let endsNext = index + 1 < frames.endIndex && { if case .endOfData = frames[index + 1] { true } else { false } }()
+                        if try await handle(frames[index], outbound, endOfDataFollows: endsNext) == .close { break session }
                     }
                     try await flush(outbound)
                 }
@@ -78,7 +81,7 @@ struct RelaySession {
 
     // MARK: Frames
 
-    private mutating func handle(_ frame: SMTPServerFrame, _ outbound: Outbound) async throws -> Next {
+    private mutating func handle(_ frame: SMTPServerFrame, _ outbound: Outbound, endOfDataFollows: Bool) async throws -> Next {
         switch frame {
         case .command(let line):
             let parsed = SMTPCommandParser.parse(line.readableBytesView)
@@ -99,7 +102,7 @@ struct RelaySession {
         case .authResponse(let line):
             return try await perform(machine.authResponse(String(buffer: line)), outbound)
         case .data(let chunk):
-            await relayBody(chunk)
+            await relayBody(chunk, endOfDataFollows: endOfDataFollows)
             return .proceed
         case .endOfData(let summary):
             await finishBody(summary)
@@ -249,7 +252,7 @@ struct RelaySession {
         }
     }
 
-    private mutating func relayBody(_ chunk: ByteBuffer) async {
+    private mutating func relayBody(_ chunk: ByteBuffer, endOfDataFollows: Bool) async {
         guard var state = body else { return }
         state.size += chunk.readableBytes
         if state.failure == nil {
@@ -257,6 +260,8 @@ struct RelaySession {
                 // Closing mid-DATA is the only way to make an upstream drop what it has so far.
                 state.failure = SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size of \(configuration.stateMachine.maxMessageSize) octets")
                 dropLease()
+            } else if let lease, endOfDataFollows {
+                lease.connection.client.queueBody(chunk)
             } else if let lease {
                 do {
                     try await lease.connection.client.sendBody(chunk)

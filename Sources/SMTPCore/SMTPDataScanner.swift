@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Finds the end of a DATA body (`CRLF . CRLF`) in a byte stream that arrives in pieces, and
 /// checks it on the way: line length, size, bare CR / LF.
 ///
@@ -35,6 +41,17 @@ public struct SMTPDataScanner: Sendable {
         self.maxLineLength = maxLineLength
     }
 
+    /// Index of the first CR or LF at or after `start`, or `bytes.count`.
+    @inline(__always)
+    static func nextLineBreak(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard start < bytes.count, let base = bytes.baseAddress else { return bytes.count }
+        let length = bytes.count - start
+        let lf = memchr(base + start, 0x0A, length).map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? bytes.count
+        // A CR normally sits right before the LF; search only up to it.
+        let cr = memchr(base + start, 0x0D, lf - start).map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? lf
+        return min(cr, lf)
+    }
+
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
         // Where the current line started, to rewind to when the input ends inside a possible terminator.
         var lineStartIndex = 0
@@ -57,6 +74,14 @@ public struct SMTPDataScanner: Sendable {
                     state = .sawCR
                 } else if byte == UInt8(ascii: "\n") {
                     summary.sawBareLineEnding = true
+                } else {
+                    // Most of a body is line content: jump to the next CR or LF in one search
+                    // instead of one state transition per byte.
+                    let end = Self.nextLineBreak(in: bytes, from: index + 1)
+                    lineLength += end - index
+                    if lineLength > maxLineLength { summary.sawLongLine = true }
+                    index = end
+                    continue
                 }
             case .sawCR:
                 if byte == UInt8(ascii: "\n") {

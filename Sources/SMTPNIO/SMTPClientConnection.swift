@@ -168,6 +168,12 @@ public final class SMTPClientConnection: Sendable {
             .get()
     }
 
+    /// Queues body bytes without flushing or waiting: for the last chunk of a message, which
+    /// the end-of-data line then flushes in the same write. A failed write fails that reply.
+    public func queueBody(_ chunk: ByteBuffer) {
+        channel.write(SMTPClientRequest(bytes: chunk, kind: .body, replyPromise: nil), promise: nil)
+    }
+
     /// AUTH XOAUTH2 with an initial response. A 334 carries the provider's JSON error; RFC 7628
     /// says to answer it with an empty line, after which the final (failure) reply comes.
     public func authenticateXOAUTH2(email: String, accessToken: String) async throws -> SMTPReply {

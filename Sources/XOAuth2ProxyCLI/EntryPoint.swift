@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,6 +8,12 @@ import Glibc
 @main
 enum EntryPoint {
     static func main() async {
+        // Session code is async and its I/O is on NIO's event loops: running Swift
+        // concurrency on those same threads saves a thread hop per await (measured in
+        // scripts/bench). Set XOAUTH2_PROXY_NIO_EXECUTOR=0 to keep Swift's own pool.
+        if EnvironmentFlags.processEnvironment()["XOAUTH2_PROXY_NIO_EXECUTOR"] != "0" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         let arguments = EnvironmentFlags.apply(to: Array(CommandLine.arguments.dropFirst()),
                                                environment: EnvironmentFlags.processEnvironment())
         do {
