@@ -124,10 +124,7 @@ struct BenchCommand: AsyncParsableCommand {
             return [(String(auth[..<colon]), String(auth[auth.index(after: colon)...]))]
         }
         guard let accounts else { return [] }
-        guard let data = FileManager.default.contents(atPath: accounts),
-              let json = try? JSONSerialization.jsonObject(with: data)
-        else { throw StartupFailure.configuration("\(accounts): cannot read a JSON list of accounts") }
-        let list = (json as? [[String: Any]]) ?? ((json as? [String: Any])?["accounts"] as? [[String: Any]]) ?? []
+        let list = try AccountListFile.entries(accounts)
         let pairs = list.compactMap { entry -> (user: String, secret: String)? in
             guard let email = entry["email"] as? String, let password = entry["password"] as? String else { return nil }
             return (email, password)

@@ -89,12 +89,7 @@ struct SandboxGrants {
     var refreshToken: String
 
     static func load(_ path: String) throws -> [SandboxGrants] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StartupFailure.configuration("\(path): cannot read file")
-        }
-        let json = try? JSONSerialization.jsonObject(with: data)
-        let list = (json as? [[String: Any]]) ?? ((json as? [String: Any])?["accounts"] as? [[String: Any]])
-        guard let list else { throw StartupFailure.configuration("\(path): expected an accounts list") }
+        let list = try AccountListFile.entries(path)
         return try list.enumerated().map { index, object in
             guard let email = object["email"] as? String, let clientID = object["client_id"] as? String,
                   let refreshToken = object["refresh_token"] as? String
