@@ -75,8 +75,13 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
         }
     }
 
+    /// While the framer waits for a reply, reading goes on until this much is buffered.
+    /// Withholding every read would cost two epoll_ctl calls per pause (after DATA and after
+    /// each message); the threshold keeps a pipelining client cheap and a flooding one bounded.
+    public static let maxBufferedWhileStopped = 64 * 1024
+
     public func read(context: ChannelHandlerContext) {
-        if framer.isStopped {
+        if framer.isStopped, framer.bufferedBytes >= Self.maxBufferedWhileStopped {
             readPending = true
         } else {
             context.read()

@@ -14,6 +14,8 @@ public final class SandboxProvider: Service, Sendable {
         public var requireTLS = true
         public var storeDirectory: String?
         public var tokenLifetime: Duration = .seconds(3600)
+        /// Messages kept in memory for tests to read (the newest ones).
+        public var messagesInMemory = 10_000
         public init() {}
     }
 
@@ -45,7 +47,7 @@ public final class SandboxProvider: Service, Sendable {
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> SandboxProvider {
         let certificate = try SandboxCertificate.generate()
         let issuer = SandboxTokenIssuer(tokenLifetime: configuration.tokenLifetime)
-        let store = try SandboxMailStore(directory: configuration.storeDirectory)
+        let store = try SandboxMailStore(directory: configuration.storeDirectory, memoryLimit: configuration.messagesInMemory)
         let tokenEndpoint = try await SandboxTokenEndpoint.start(issuer: issuer, host: configuration.host, port: configuration.tokenPort, group: group, logger: logger)
         var smtpConfiguration = SandboxSMTPServer.Configuration()
         smtpConfiguration.host = configuration.host

@@ -58,6 +58,8 @@ struct SandboxCommand: AsyncParsableCommand {
         settings.storeDirectory = store
         settings.requireTLS = !noTLS
         settings.tokenLifetime = .seconds(tokenLifetime)
+        // Run alone, nothing reads the in-memory copies; --store keeps them all on disk.
+        settings.messagesInMemory = 100
         let sandbox: SandboxProvider
         do {
             sandbox = try await SandboxProvider.start(settings, group: MultiThreadedEventLoopGroup.singleton, logger: logger)

@@ -71,4 +71,31 @@ import Testing
         #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "421 4.4.2 Idle timeout, closing connection\r\n")
         #expect(!channel.isActive)
     }
+
+    @Test func readsStopOnlyWhenTooMuchIsBufferedWhileWaitingForAReply() throws {
+        let reads = NIOLockedValueBox(0)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(ReadCounter(reads: reads))
+        try channel.pipeline.syncOperations.addHandler(SMTPServerFramingHandler())
+        try channel.writeInbound(ByteBuffer(string: "DATA\r\n"))
+        _ = try readFrames(channel)
+        channel.read()
+        #expect(reads.withLockedValue { $0 } == 1)
+        try channel.writeInbound(ByteBuffer(repeating: UInt8(ascii: "x"), count: SMTPServerFramingHandler.maxBufferedWhileStopped))
+        channel.read()
+        #expect(reads.withLockedValue { $0 } == 1)
+        try channel.writeOutbound(SMTPReply(code: 354, lines: ["go"]))
+        #expect(reads.withLockedValue { $0 } == 2)
+        _ = try channel.finish()
+    }
+}
+
+private final class ReadCounter: ChannelOutboundHandler, Sendable {
+    typealias OutboundIn = Any
+    let reads: NIOLockedValueBox<Int>
+    init(reads: NIOLockedValueBox<Int>) { self.reads = reads }
+    func read(context: ChannelHandlerContext) {
+        reads.withLockedValue { $0 += 1 }
+        context.read()
+    }
 }
