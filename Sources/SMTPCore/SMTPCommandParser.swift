@@ -1,27 +1,40 @@
 /// Parses one command line (without its CRLF). Pure; the caller enforces line length.
+///
+/// It works on UTF-8 bytes: every character it looks for is ASCII, so there is no need to
+/// walk `Character`s (grapheme breaking) or upper-case whole arguments.
 public enum SMTPCommandParser {
     /// RFC 5321 4.5.3.1.3: a path is at most 256 octets.
     public static let maxPathLength = 256
 
+    private static let space = UInt8(ascii: " ")
+
     public static func parse(_ bytes: some Collection<UInt8>) -> Result<SMTPCommand, SMTPCommandError> {
-        guard let line = String(validating: bytes, as: UTF8.self) else { return .failure(.invalidEncoding) }
-        if line.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) {
-            return .failure(.syntax("control characters in command"))
+        let line = Array(bytes)
+        var ascii = true
+        for byte in line {
+            if byte < 0x20 && byte != UInt8(ascii: "\t") || byte == 0x7F {
+                return .failure(.syntax("control characters in command"))
+            }
+            if byte >= 0x80 { ascii = false }
         }
-        return parse(line)
+        if !ascii, String(validating: line, as: UTF8.self) == nil { return .failure(.invalidEncoding) }
+        return parse(utf8: line[...])
     }
 
     public static func parse(_ line: String) -> Result<SMTPCommand, SMTPCommandError> {
-        let verbEnd = line.firstIndex(of: " ") ?? line.endIndex
-        let verb = line[..<verbEnd].uppercased()
-        let rest = line[verbEnd...].drop { $0 == " " }
-        let argument = rest.reversed().drop { $0 == " " }.reversed()
-        let arg = String(argument)
+        parse(utf8: Array(line.utf8)[...])
+    }
+
+    private static func parse(utf8 line: ArraySlice<UInt8>) -> Result<SMTPCommand, SMTPCommandError> {
+        let verbEnd = line.firstIndex(of: space) ?? line.endIndex
+        let verb = upperASCII(line[line.startIndex..<verbEnd])
+        let arg = trimmingSpaces(line[verbEnd...])
 
         switch verb {
         case "EHLO", "HELO":
-            guard !arg.isEmpty, !arg.contains(" ") else { return .failure(.syntax("\(verb) needs a domain")) }
-            return .success(verb == "EHLO" ? .ehlo(arg) : .helo(arg))
+            guard !arg.isEmpty, !arg.contains(space) else { return .failure(.syntax("\(verb) needs a domain")) }
+            let domain = string(arg)
+            return .success(verb == "EHLO" ? .ehlo(domain) : .helo(domain))
         case "MAIL":
             return parsePath(arg, prefix: "FROM:", allowNull: true).map { .mail(from: $0.0, parameters: $0.1) }
         case "RCPT":
@@ -40,11 +53,11 @@ public enum SMTPCommandParser {
             return .success(.help)
         case "VRFY":
             guard !arg.isEmpty else { return .failure(.syntax("VRFY needs an argument")) }
-            return .success(.vrfy(arg))
+            return .success(.vrfy(string(arg)))
         case "AUTH":
-            let words = arg.split(separator: " ", omittingEmptySubsequences: true)
+            let words = arg.split(separator: space, omittingEmptySubsequences: true)
             guard (1...2).contains(words.count) else { return .failure(.syntax("AUTH mechanism [initial-response]")) }
-            return .success(.auth(mechanism: words[0].uppercased(), initialResponse: words.count == 2 ? String(words[1]) : nil))
+            return .success(.auth(mechanism: upperASCII(words[0]), initialResponse: words.count == 2 ? string(words[1]) : nil))
         case "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH":
             return .failure(.httpRequest)
         default:
@@ -53,67 +66,102 @@ public enum SMTPCommandParser {
     }
 
     /// `FROM:<path> params`, tolerating a space after the colon as many clients send one.
-    static func parsePath(_ argument: String, prefix: String, allowNull: Bool)
+    static func parsePath(_ argument: ArraySlice<UInt8>, prefix: String, allowNull: Bool)
         -> Result<(String, [SMTPParameter]), SMTPCommandError>
     {
-        guard argument.uppercased().hasPrefix(prefix) else { return .failure(.syntax("expected \(prefix)<address>")) }
-        let afterPrefix = argument.dropFirst(prefix.count).drop { $0 == " " }
-        guard afterPrefix.first == "<" else { return .failure(.syntax("address must be in angle brackets")) }
-        guard let close = closingBracket(in: afterPrefix) else { return .failure(.syntax("unterminated address")) }
-        var path = afterPrefix[afterPrefix.index(after: afterPrefix.startIndex)..<close]
-        // RFC 5321 4.1.2: a source route must be accepted and ignored.
-        if path.first == "@" {
-            guard let colon = path.firstIndex(of: ":") else { return .failure(.syntax("bad source route")) }
-            path = path[path.index(after: colon)...]
+        let prefixBytes = Array(prefix.utf8)
+        guard argument.count >= prefixBytes.count,
+              upperASCII(argument.prefix(prefixBytes.count)) == prefix
+        else { return .failure(.syntax("expected \(prefix)<address>")) }
+        var open = argument.startIndex + prefixBytes.count
+        while open < argument.endIndex, argument[open] == space { open += 1 }
+        guard open < argument.endIndex, argument[open] == UInt8(ascii: "<") else {
+            return .failure(.syntax("address must be in angle brackets"))
         }
-        guard path.utf8.count <= maxPathLength else { return .failure(.syntax("address too long")) }
+        guard let close = closingBracket(in: argument, from: open) else { return .failure(.syntax("unterminated address")) }
+        var path = argument[(open + 1)..<close]
+        // RFC 5321 4.1.2: a source route must be accepted and ignored.
+        if path.first == UInt8(ascii: "@") {
+            guard let colon = path.firstIndex(of: UInt8(ascii: ":")) else { return .failure(.syntax("bad source route")) }
+            path = path[(colon + 1)...]
+        }
+        guard path.count <= maxPathLength else { return .failure(.syntax("address too long")) }
         if path.isEmpty {
             guard allowNull else { return .failure(.syntax("empty recipient")) }
         } else if !isPlausibleAddress(path) {
             return .failure(.syntax("malformed address"))
         }
-        let parameterText = afterPrefix[afterPrefix.index(after: close)...]
-        guard parameterText.isEmpty || parameterText.first == " " else {
+        let parameterText = argument[(close + 1)...]
+        guard parameterText.isEmpty || parameterText.first == space else {
             return .failure(.syntax("garbage after address"))
         }
         var parameters: [SMTPParameter] = []
-        for word in parameterText.split(separator: " ", omittingEmptySubsequences: true) {
-            let pieces = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let keyword = pieces[0]
-            guard !keyword.isEmpty, keyword.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-                return .failure(.syntax("bad parameter"))
+        for word in parameterText.split(separator: space, omittingEmptySubsequences: true) {
+            let equals = word.firstIndex(of: UInt8(ascii: "="))
+            let keyword = word[word.startIndex..<(equals ?? word.endIndex)]
+            guard !keyword.isEmpty, keyword.allSatisfy(isKeywordByte) else { return .failure(.syntax("bad parameter")) }
+            var value: String?
+            if let equals {
+                let valueBytes = word[(equals + 1)...]
+                guard !valueBytes.isEmpty else { return .failure(.syntax("empty parameter value")) }
+                value = string(valueBytes)
             }
-            if pieces.count == 2, pieces[1].isEmpty { return .failure(.syntax("empty parameter value")) }
-            parameters.append(SMTPParameter(String(keyword), pieces.count == 2 ? String(pieces[1]) : nil))
+            parameters.append(SMTPParameter(upperASCII(keyword), value))
         }
-        return .success((String(path), parameters))
+        return .success((string(path), parameters))
     }
 
-    /// The `>` that closes the path, skipping quoted local parts (`<"a>b"@example.com>`).
-    static func closingBracket(in text: Substring) -> Substring.Index? {
+    /// The `>` that closes the path opened at `open`, skipping quoted local parts (`<"a>b"@example.com>`).
+    static func closingBracket(in text: ArraySlice<UInt8>, from open: Int) -> Int? {
         var inQuotes = false
         var escaped = false
-        for index in text.indices.dropFirst() {
-            let char = text[index]
+        var index = open + 1
+        while index < text.endIndex {
+            let byte = text[index]
+            defer { index += 1 }
             if escaped { escaped = false; continue }
-            if inQuotes, char == "\\" { escaped = true; continue }
-            if char == "\"" { inQuotes.toggle(); continue }
-            if !inQuotes, char == ">" { return index }
-            if !inQuotes, char == "<" { return nil }
+            if inQuotes, byte == UInt8(ascii: "\\") { escaped = true; continue }
+            if byte == UInt8(ascii: "\"") { inQuotes.toggle(); continue }
+            if !inQuotes, byte == UInt8(ascii: ">") { return index }
+            if !inQuotes, byte == UInt8(ascii: "<") { return nil }
         }
         return nil
     }
 
     /// Loose on purpose: the upstream is the authority on addresses; this only keeps out what
     /// would corrupt the command we send it (whitespace, brackets outside quotes).
-    static func isPlausibleAddress(_ path: Substring) -> Bool {
-        if path.uppercased() == "POSTMASTER" { return true }
-        guard let at = path.lastIndex(of: "@") else { return false }
-        let local = path[..<at]
-        let domain = path[path.index(after: at)...]
+    static func isPlausibleAddress(_ path: ArraySlice<UInt8>) -> Bool {
+        if upperASCII(path) == "POSTMASTER" { return true }
+        guard let at = path.lastIndex(of: UInt8(ascii: "@")) else { return false }
+        let local = path[path.startIndex..<at]
+        let domain = path[(at + 1)...]
         guard !local.isEmpty, !domain.isEmpty else { return false }
-        if domain.contains(where: { $0 == " " || $0 == "<" || $0 == ">" || $0 == "\"" || $0 == "@" }) { return false }
-        if local.first != "\"", local.contains(where: { $0 == " " || $0 == "<" || $0 == ">" }) { return false }
+        let forbiddenInDomain: Set<UInt8> = [space, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "@")]
+        if domain.contains(where: forbiddenInDomain.contains) { return false }
+        if local.first != UInt8(ascii: "\""),
+           local.contains(where: { $0 == space || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) { return false }
         return true
+    }
+
+    private static func isKeywordByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+    }
+
+    private static func trimmingSpaces(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == space { start += 1 }
+        while end > start, bytes[end - 1] == space { end -= 1 }
+        return bytes[start..<end]
+    }
+
+    /// ASCII letters upper-cased; other bytes (UTF-8 included) kept as they are.
+    private static func upperASCII(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.lazy.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 }, as: UTF8.self)
+    }
+
+    private static func string(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes, as: UTF8.self)
     }
 }
