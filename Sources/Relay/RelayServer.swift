@@ -31,10 +31,8 @@ public final class RelayServer: Service, Sendable {
     }
 
     public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup, logger: Logger) async throws -> RelayServer {
-        var framing = SMTPServerFramer.Configuration()
-        framing.maxDataLineLength = 1000
         let listener = try await SMTPListener.bind(
-            SMTPListener.Configuration(host: configuration.host, port: configuration.port, framing: framing, idleTimeout: configuration.idleTimeout),
+            SMTPListener.Configuration(host: configuration.host, port: configuration.port, idleTimeout: configuration.idleTimeout),
             group: group)
         return RelayServer(configuration: configuration, accounts: accounts, listener: listener, logger: logger)
     }

@@ -8,14 +8,12 @@ import SMTPNIO
 /// An authenticated upstream connection and what the pool needs to know to retire it.
 public final class UpstreamConnection: PooledConnection {
     public let client: SMTPClientConnection
-    public let openedAt: ContinuousClock.Instant
     /// Providers end sessions whose token expired (Gmail does), so the pool retires the
     /// connection before then.
     public let tokenExpiresAt: ContinuousClock.Instant
 
-    init(client: SMTPClientConnection, openedAt: ContinuousClock.Instant, tokenExpiresAt: ContinuousClock.Instant) {
+    init(client: SMTPClientConnection, tokenExpiresAt: ContinuousClock.Instant) {
         self.client = client
-        self.openedAt = openedAt
         self.tokenExpiresAt = tokenExpiresAt
     }
 
@@ -71,7 +69,7 @@ public struct UpstreamConnector: Sendable {
                 throw RelayFailure.upstreamAuthRejected(reply)
             }
             logger.debug("upstream connection ready")
-            return UpstreamConnection(client: client, openedAt: .now, tokenExpiresAt: expiresAt)
+            return UpstreamConnection(client: client, tokenExpiresAt: expiresAt)
         } catch let failure as RelayFailure {
             client.close()
             throw failure

@@ -249,10 +249,3 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         return nil
     }
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

@@ -18,10 +18,6 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
         self.init(code: code, lines: ["\(enhanced) \(text)"])
     }
 
-    public init(_ code: Int, _ enhanced: String, lines: [String]) {
-        self.init(code: code, lines: lines.map { "\(enhanced) \($0)" })
-    }
-
     public var isPositiveCompletion: Bool { (200..<300).contains(code) }
     public var isIntermediate: Bool { (300..<400).contains(code) }
     public var isTransientFailure: Bool { (400..<500).contains(code) }
