@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 import SMTPCore
@@ -13,6 +14,8 @@ public final class RelayServer: Service, Sendable {
         public var idleTimeout: TimeAmount = .minutes(5)
         public var session = RelaySessionConfiguration()
         public var sweepInterval: Duration = .seconds(30)
+        /// Client connections served at once; the next ones hear 421 4.3.2 and are closed.
+        public var maxConnections = 10_000
         public init() {}
     }
 
@@ -20,8 +23,11 @@ public final class RelayServer: Service, Sendable {
     public let accounts: RelayAccounts
     private let listener: SMTPListener
     private let logger: Logger
+    private let sessions = SessionCounter()
 
     public var port: Int { listener.port }
+    /// Client sessions open now.
+    public var activeSessions: Int { sessions.active }
 
     private init(configuration: Configuration, accounts: RelayAccounts, listener: SMTPListener, logger: Logger) {
         self.configuration = configuration
@@ -42,6 +48,8 @@ public final class RelayServer: Service, Sendable {
         let accounts = accounts
         let sessionConfiguration = configuration.session
         let logger = logger
+        let sessions = sessions
+        let maxConnections = configuration.maxConnections
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { [configuration] in
@@ -51,6 +59,11 @@ public final class RelayServer: Service, Sendable {
                     }
                 }
                 try await listener.run { connection in
+                    guard sessions.enter(limit: maxConnections) else {
+                        await Self.refuse(connection, logger: logger, limit: maxConnections)
+                        return
+                    }
+                    defer { sessions.leave() }
                     var sessionLogger = logger
                     sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
                     if let remote = connection.channel.remoteAddress {
@@ -71,6 +84,35 @@ public final class RelayServer: Service, Sendable {
 
     public func close() async {
         await listener.close()
+    }
+
+    static let tooManyConnections = SMTPReply(421, "4.3.2", "Too many connections, try again later")
+
+    /// Refusing costs a write and a close, so a connection flood cannot exhaust memory.
+    private static func refuse(_ connection: SMTPServerConnection, logger: Logger, limit: Int) async {
+        logger.warning("client connection refused: connection limit reached", metadata: ["max_connections": "\(limit)"])
+        try? await connection.executeThenClose { _, outbound in
+            try await outbound.write(tooManyConnections)
+        }
+    }
+}
+
+/// Client sessions in progress, against the configured ceiling.
+final class SessionCounter: Sendable {
+    private let count = NIOLockedValueBox(0)
+
+    var active: Int { count.withLockedValue { $0 } }
+
+    func enter(limit: Int) -> Bool {
+        count.withLockedValue { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() {
+        count.withLockedValue { $0 -= 1 }
     }
 }
 

@@ -29,6 +29,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a client may stay silent when it is its turn before it gets 421.")
     var idleTimeout = 300
 
+    @Option(help: "Client connections served at once; more are answered 421 4.3.2 and closed.")
+    var maxConnections = 10_000
+
     @Option(help: "Name in the greeting and in EHLO to providers.")
     var hostname = "localhost"
 
@@ -43,6 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard maxMessageSize > 0 else { throw StartupFailure.configuration("--max-message-size: must be positive") }
         guard idleTimeout > 0 else { throw StartupFailure.configuration("--idle-timeout: must be positive") }
+        guard maxConnections > 0 else { throw StartupFailure.configuration("--max-connections: must be positive") }
         let directory: AccountDirectory
         do {
             directory = try AccountsConfigLoader.load(contentsOf: config)
@@ -53,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.host = host
         settings.server.port = port
         settings.server.idleTimeout = .seconds(Int64(idleTimeout))
+        settings.server.maxConnections = maxConnections
         settings.server.session.dryRun = dryRun
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname
