@@ -36,7 +36,20 @@ extension Account: CustomStringConvertible, CustomDebugStringConvertible, Custom
             ("tlsCAFile", tlsCAFile.map(quoted) ?? "nil"),
             ("maxConnections", String(maxConnections)),
             ("maxMessagesPerConnection", String(maxMessagesPerConnection)),
+            ("limits", rendered(limits)),
         ]
+    }
+
+    /// Limits are not secret, and an operator wondering why mail is held back needs them.
+    private func rendered(_ limits: AccountLimits) -> String {
+        let fields = [
+            ("messagesPerMinute", limits.messagesPerMinute),
+            ("messagesPerHour", limits.messagesPerHour),
+            ("messagesPerDay", limits.messagesPerDay),
+            ("recipientsPerDay", limits.recipientsPerDay),
+            ("concurrentMessages", limits.concurrentMessages),
+        ]
+        return "AccountLimits(" + fields.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + ")"
     }
 
     private func redacted(_ secret: String?) -> String {

@@ -24,13 +24,17 @@ public struct Account: Sendable, Hashable {
     public var tlsCAFile: String?
     public var maxConnections: Int
     public var maxMessagesPerConnection: Int
+    /// Resolved: each field the config leaves out has the provider's default.
+    public var limits: AccountLimits
 
     public static let defaultMaxMessagesPerConnection = 100
 
     /// Builds an account by hand, filling gaps the way the loader does: a nil `accountID`
     /// becomes the email; nil `tokenURL`, `scope`, `tenant`, `smtpHost`, `smtpPort` and
-    /// `maxConnections` take the provider's defaults. Because nil means "default", an outlook
-    /// account without any scope can only be had by setting `scope = nil` afterwards.
+    /// `maxConnections` take the provider's defaults; nil `limits` become
+    /// `AccountLimits.defaults(for:maxConnections:)` with the resolved `maxConnections`, so a
+    /// hand-built account is throttled like a loaded one. Because nil means "default", an
+    /// outlook account without any scope can only be had by setting `scope = nil` afterwards.
     ///
     /// Nothing is validated here (that is the loader's job); a `custom` account with no
     /// `tokenURL`/`smtpHost` gets empty strings.
@@ -50,7 +54,8 @@ public struct Account: Sendable, Hashable {
         smtpTLS: SMTPTLSMode = .starttls,
         tlsCAFile: String? = nil,
         maxConnections: Int? = nil,
-        maxMessagesPerConnection: Int = Account.defaultMaxMessagesPerConnection
+        maxMessagesPerConnection: Int = Account.defaultMaxMessagesPerConnection,
+        limits: AccountLimits? = nil
     ) {
         let resolvedTenant = tenant ?? provider.defaultTenant
         self.accountID = accountID ?? email
@@ -69,8 +74,10 @@ public struct Account: Sendable, Hashable {
         self.smtpPort = smtpPort ?? smtpTLS.defaultPort
         self.smtpTLS = smtpTLS
         self.tlsCAFile = tlsCAFile
-        self.maxConnections = maxConnections ?? provider.defaultMaxConnections
+        let resolvedMaxConnections = maxConnections ?? provider.defaultMaxConnections
+        self.maxConnections = resolvedMaxConnections
         self.maxMessagesPerConnection = maxMessagesPerConnection
+        self.limits = limits ?? AccountLimits.defaults(for: provider, maxConnections: resolvedMaxConnections)
     }
 
     /// An account without a configured password exists only so mail can be attributed to it

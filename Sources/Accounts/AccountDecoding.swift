@@ -61,13 +61,14 @@ enum AccountDecoding {
             ?? provider.defaultMaxConnections
         let maxMessages = try reader.optionalInt(.maxMessagesPerConnection, in: 1...Int.max, rangeDescription: "of at least 1")
             ?? Account.defaultMaxMessagesPerConnection
+        let limits = try resolvedLimits(reader, provider: provider, maxConnections: maxConnections)
 
         return Account(
             accountID: accountID, email: email, provider: provider,
             clientID: clientID, clientSecret: clientSecret, refreshToken: refreshToken, password: password,
             tokenURL: tokenURL, scope: scope, tenant: tenant,
             smtpHost: smtpHost, smtpPort: smtpPort, smtpTLS: smtpTLS, tlsCAFile: tlsCAFile,
-            maxConnections: maxConnections, maxMessagesPerConnection: maxMessages
+            maxConnections: maxConnections, maxMessagesPerConnection: maxMessages, limits: limits
         )
     }
 
@@ -87,6 +88,25 @@ enum AccountDecoding {
         case _?:
             return nil
         }
+    }
+
+    /// Each limit falls back to the provider's default on its own, so tightening one quota
+    /// (say the daily one on a consumer gmail.com account) keeps the others in force.
+    private static func resolvedLimits(_ reader: AccountFieldReader, provider: Provider, maxConnections: Int) throws(ConfigError) -> AccountLimits {
+        let defaults = AccountLimits.defaults(for: provider, maxConnections: maxConnections)
+        func limit(_ field: AccountField, default fallback: Int) throws(ConfigError) -> Int {
+            try reader.optionalInt(
+                field, in: 0...AccountLimits.maximumValue,
+                rangeDescription: "from 0 (unlimited) to \(AccountLimits.maximumValue)"
+            ) ?? fallback
+        }
+        return AccountLimits(
+            messagesPerMinute: try limit(.maxMessagesPerMinute, default: defaults.messagesPerMinute),
+            messagesPerHour: try limit(.maxMessagesPerHour, default: defaults.messagesPerHour),
+            messagesPerDay: try limit(.maxMessagesPerDay, default: defaults.messagesPerDay),
+            recipientsPerDay: try limit(.maxRecipientsPerDay, default: defaults.recipientsPerDay),
+            concurrentMessages: try limit(.maxConcurrentMessages, default: defaults.concurrentMessages)
+        )
     }
 
     private static func resolvedSMTPHost(_ reader: AccountFieldReader, provider: Provider) throws(ConfigError) -> String {

@@ -17,6 +17,11 @@ enum AccountField: String, CaseIterable, Sendable {
     case tlsCAFile = "tls_ca_file"
     case maxConnections = "max_connections"
     case maxMessagesPerConnection = "max_messages_per_connection"
+    case maxMessagesPerMinute = "max_messages_per_minute"
+    case maxMessagesPerHour = "max_messages_per_hour"
+    case maxMessagesPerDay = "max_messages_per_day"
+    case maxRecipientsPerDay = "max_recipients_per_day"
+    case maxConcurrentMessages = "max_concurrent_messages"
 
     /// The closest known name to a misspelt one, for a "did you mean" hint. Only suggests
     /// when the spelling is close enough that the suggestion is probably right.

@@ -46,6 +46,33 @@ public enum Provider: String, Sendable, Hashable, CaseIterable {
         }
     }
 
+    // Sending quotas, 0 meaning none. The proxy enforces them itself so that a burst is held
+    // back locally instead of being refused mid-transaction or getting the mailbox suspended.
+
+    /// Exchange Online rejects more than 30 messages per minute from one mailbox.
+    public var defaultMaxMessagesPerMinute: Int {
+        self == .outlook ? 30 : 0
+    }
+
+    /// Neither provider publishes an hourly cap.
+    public var defaultMaxMessagesPerHour: Int {
+        0
+    }
+
+    /// Google Workspace allows 2,000 messages per user per day. (Consumer gmail.com accounts
+    /// are held to 500; set max_messages_per_day for those.)
+    public var defaultMaxMessagesPerDay: Int {
+        self == .gmail ? 2000 : 0
+    }
+
+    /// Google Workspace and Exchange Online both cap a mailbox at 10,000 recipients a day.
+    public var defaultMaxRecipientsPerDay: Int {
+        switch self {
+        case .gmail, .outlook: 10_000
+        case .custom: 0
+        }
+    }
+
     /// Outlook apps may be registered as public clients, which have no secret.
     public var requiresClientSecret: Bool {
         self != .outlook

@@ -15,6 +15,8 @@ public final class ProxyRuntime: Sendable {
         public var heloName = "localhost"
         public var upstreamTimeouts = SMTPClientConnection.Timeouts()
         public var tokenExpiryMargin: Duration = .seconds(600)
+        /// One HTTP request to a token endpoint, connect included.
+        public var tokenRequestTimeout: Duration = .seconds(30)
         public var poolAcquireTimeout: Duration = .seconds(30)
         public var upstreamIdleTimeout: Duration = .seconds(300)
         /// Connections are retired this long before the token they authenticated with expires.
@@ -37,14 +39,16 @@ public final class ProxyRuntime: Sendable {
     public static func start(_ configuration: Configuration, directory: AccountDirectory,
                              group: any EventLoopGroup, logger: Logger) async throws -> ProxyRuntime {
         var httpConfiguration = HTTPClient.Configuration()
-        httpConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        let requestTimeout = TimeAmount(configuration.tokenRequestTimeout)
+        httpConfiguration.timeout = .init(connect: min(requestTimeout, .seconds(10)), read: requestTimeout)
         httpConfiguration.redirectConfiguration = .disallow
         let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
         do {
             var cacheConfiguration = TokenCache.Configuration()
             cacheConfiguration.expiryMargin = configuration.tokenExpiryMargin
             let tokens = TokenCache(
-                grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient)),
+                grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
+                                         configuration: .init(requestTimeout: configuration.tokenRequestTimeout)),
                 configuration: cacheConfiguration,
                 logger: logger)
             let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,

@@ -35,6 +35,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Name in the greeting and in EHLO to providers.")
     var hostname = "localhost"
 
+    @OptionGroup(title: "Upstream timeouts") var timeouts: TimeoutOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validatedSettings() throws -> (AccountDirectory, ProxyRuntime.Configuration) {
@@ -62,6 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname
         settings.heloName = hostname
+        try timeouts.apply(to: &settings)
         return (directory, settings)
     }
 

@@ -18,7 +18,7 @@ private let gmail = AccountJSON.gmail()
 private let outlook = AccountJSON.outlook()
 private let custom = AccountJSON.custom()
 
-private let fieldErrorCases: [FieldErrorCase] = [
+private let fieldErrorCases: [FieldErrorCase] = limitFieldErrorCases + [
     // Required fields.
     .init(name: "missing email", account: gmail.removing("email"), field: "email", accountID: "sales", messageContains: "is required"),
     .init(name: "empty email", account: gmail.setting("email", string: ""), field: "email", accountID: "sales", messageContains: "must not be empty"),
@@ -122,6 +122,32 @@ private let fieldErrorCases: [FieldErrorCase] = [
     // The label used when account_id is absent is the (valid) email.
     .init(name: "error labelled by email when account_id is absent", account: .gmail(id: nil).setting("smtp_port", raw: "0"), field: "smtp_port", accountID: "sales@example.com", messageContains: "between 1 and 65535"),
 ]
+
+/// Every sending limit shares one rule, so each gets the same bad values: below zero, above
+/// the cap, beyond Int, and each wrong JSON type. A misspelling gets the usual hint.
+private let limitFieldErrorCases: [FieldErrorCase] = {
+    let fields = ["max_messages_per_minute", "max_messages_per_hour", "max_messages_per_day", "max_recipients_per_day", "max_concurrent_messages"]
+    let range = "must be an integer from 0 (unlimited) to 10000000"
+    let badValues: [(label: String, raw: String, messageContains: String)] = [
+        ("negative", "-1", range),
+        ("above the cap", "10000001", range),
+        ("beyond Int", "99999999999999999999999", range),
+        ("as float", "1.5", range + ", got a non-integer number"),
+        ("as 100.0", "100.0", "got a non-integer number"),
+        ("as string", jsonString("100"), range + ", got string"),
+        ("as boolean", "true", range + ", got boolean"),
+        ("as array", "[100]", "got array"),
+    ]
+    var cases = fields.flatMap { field in
+        badValues.map { bad in
+            FieldErrorCase(name: "\(field) \(bad.label)", account: gmail.setting(field, raw: bad.raw), field: field, accountID: "sales", messageContains: bad.messageContains)
+        }
+    }
+    cases.append(.init(name: "limit on outlook", account: outlook.setting("max_messages_per_minute", raw: "-30"), field: "max_messages_per_minute", accountID: "support", messageContains: range))
+    cases.append(.init(name: "misspelt max_messages_per_day", account: gmail.setting("max_mesages_per_day", raw: "500"), field: "max_mesages_per_day", accountID: "sales", messageContains: "unknown field (did you mean \"max_messages_per_day\"?)"))
+    cases.append(.init(name: "singular max_recipient_per_day", account: gmail.setting("max_recipient_per_day", raw: "500"), field: "max_recipient_per_day", accountID: "sales", messageContains: "unknown field (did you mean \"max_recipients_per_day\"?)"))
+    return cases
+}()
 
 @Suite("Field errors")
 struct FieldErrorTests {

@@ -39,6 +39,9 @@ struct RedactionTests {
         #expect(text.contains("clientID: \"visible-client-id\""))
         #expect(text.contains("tokenURL: \"https://oauth2.googleapis.com/token\""))
         #expect(text.contains("smtpPort: 587"))
+        #expect(text.contains(
+            "limits: AccountLimits(messagesPerMinute: 0, messagesPerHour: 0, messagesPerDay: 2000, recipientsPerDay: 10000, concurrentMessages: 5)"
+        ))
     }
 
     @Test("absent secrets print as nil so an operator can tell")

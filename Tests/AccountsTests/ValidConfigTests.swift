@@ -15,6 +15,11 @@ struct ValidConfigTests {
             .setting("smtp_tls", string: "tls")
             .setting("max_connections", raw: "7")
             .setting("max_messages_per_connection", raw: "42")
+            .setting("max_messages_per_minute", raw: "11")
+            .setting("max_messages_per_hour", raw: "12")
+            .setting("max_messages_per_day", raw: "13")
+            .setting("max_recipients_per_day", raw: "14")
+            .setting("max_concurrent_messages", raw: "15")
         let directory = try AccountsConfigLoader.parse(document(account), source: testSource)
 
         #expect(directory.accounts.count == 1)
@@ -35,6 +40,9 @@ struct ValidConfigTests {
         #expect(parsed.tlsCAFile == nil)
         #expect(parsed.maxConnections == 7)
         #expect(parsed.maxMessagesPerConnection == 42)
+        #expect(parsed.limits == AccountLimits(
+            messagesPerMinute: 11, messagesPerHour: 12, messagesPerDay: 13, recipientsPerDay: 14, concurrentMessages: 15
+        ))
     }
 
     @Test("a bare top-level array is accepted and keeps file order")

@@ -102,3 +102,32 @@ struct RelayFailureMappingTests {
         return port
     }
 }
+
+/// A provider that stops answering costs one transaction, never the client's session.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct UpstreamTimeoutTests {
+    @Test(arguments: [SandboxStep.mail, .rcpt, .data, .endOfData])
+    func timeoutAtAStepGivesATemporaryReplyAndTheSessionGoesOn(step: SandboxStep) async throws {
+        let harness = try await RelayHarness.start { settings in
+            settings.upstreamTimeouts.command = .milliseconds(300)
+            settings.upstreamTimeouts.dataStart = .milliseconds(300)
+            settings.upstreamTimeouts.dataEnd = .milliseconds(300)
+        }
+        harness.sandbox.faults.delay(step, by: .milliseconds(900))
+        let client = try await harness.client()
+        let replies = try await client.send(to: ["a@example.net"], message: "Subject: slow\r\n\r\nx\r\n")
+        let failure = try #require(replies.first { !($0.isPositiveCompletion || $0.isIntermediate) })
+        #expect(failure.code == 451)
+        #expect(failure.enhancedStatus == "4.4.2")
+        harness.sandbox.faults.reset()
+        if replies.last?.code != 451 { #expect(try await client.command("RSET").code == 250) }
+        #expect(try await client.send(to: ["a@example.net"], message: "Subject: fast\r\n\r\nx\r\n").last?.code == 250)
+        await client.quit()
+        let subjects = harness.sandbox.store.messages.map { String(decoding: $0.data, as: UTF8.self).hasPrefix("Subject: fast") }
+        #expect(subjects.filter { $0 }.count == 1)
+        // A timeout after the end of data is the one case where the provider may have the
+        // message although the client heard 451: a duplicate on retry, never a loss.
+        #expect(subjects.count <= (step == .endOfData ? 2 : 1))
+        await harness.stop()
+    }
+}
