@@ -33,7 +33,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Accounts", dependencies: []),
+        // Pure limiters: rolling quotas, circuit breakers, backoff, concurrency; injected clock.
+        .target(name: "Resilience", dependencies: [
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .target(name: "OAuth2", dependencies: [
+            "Resilience",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -41,7 +46,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Relay", dependencies: [
-            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2",
+            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2", "Resilience",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -89,6 +94,9 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts"]),
+        .testTarget(name: "ResilienceTests", dependencies: [
+            "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "OpsTests", dependencies: ["Ops", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
         .testTarget(name: "LoadGeneratorTests", dependencies: [
@@ -98,7 +106,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI",
         ]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Resilience
 
 /// One refresh-token exchange, retried with backoff when the failure may be transient.
 public struct RefreshTokenGrant: Sendable {
@@ -25,16 +26,21 @@ public struct RefreshTokenGrant: Sendable {
     private let now: @Sendable () -> ContinuousClock.Instant
     private let sleep: @Sendable (Duration) async throws -> Void
     private let jitter: @Sendable (Duration) -> Duration
+    private let breakers: CircuitBreakerRegistry?
 
     /// - Parameters:
     ///   - now: when a request is sent; the token's `expiresAt` counts from it.
     ///   - sleep: the pause between attempts; throwing (e.g. on cancellation) ends the retries.
     ///   - jitter: picks the actual pause given its cap; nil means full jitter (uniform in 0...cap).
+    ///   - breakers: one circuit breaker per token endpoint host, so an outage costs one probe
+    ///     per cool-down instead of a request (with retries) per account.
     public init(transport: any TokenHTTPTransport,
                 configuration: Configuration = .init(),
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
-                jitter: (@Sendable (Duration) -> Duration)? = nil) {
+                jitter: (@Sendable (Duration) -> Duration)? = nil,
+                breakers: CircuitBreakerRegistry? = nil) {
+        self.breakers = breakers
         self.transport = transport
         self.configuration = configuration
         self.now = now
@@ -51,6 +57,28 @@ public struct RefreshTokenGrant: Sendable {
             logger.error("token request not sent: token URL is not an absolute http(s) URL")
             throw .unavailable("token URL is not an absolute http(s) URL")
         }
+        guard let breaker = breakers?.breaker(for: host) else {
+            return try await exchange(credentials, host: host, secrets: secrets, logger: logger)
+        }
+        if case .rejected(let retryAfter) = breaker.permit() {
+            throw .endpointCircuitOpen(host: host, retryAfter: retryAfter)
+        }
+        do {
+            let result = try await exchange(credentials, host: host, secrets: secrets, logger: logger)
+            breaker.recordSuccess()
+            return result
+        } catch {
+            // A rejection is an answer: the endpoint works. Cancellation says nothing about it.
+            if case .credentialsRejected = error {
+                breaker.recordSuccess()
+            } else if !Task.isCancelled {
+                breaker.recordFailure()
+            }
+            throw error
+        }
+    }
+
+    private func exchange(_ credentials: OAuth2Credentials, host: String, secrets: [String], logger: Logger) async throws(TokenError) -> (token: AccessToken, newRefreshToken: String?) {
         let body = FormURLEncoding.encode(credentials.refreshGrantFields)
         let attempts = max(1, configuration.maxAttempts)
         var attempt = 1

@@ -181,14 +181,14 @@ public final class TokenCache: Sendable {
             ])
         case .failure(.credentialsRejected):
             logger.notice("credentials rejected; failing fast for this account until its credentials change")
-        case .failure(.unavailable):
+        case .failure(.unavailable), .failure(.endpointCircuitOpen):
             break // RefreshTokenGrant already logged why.
         }
         var usedPrevious = false
         for waiter in flight.waiters.values {
             // A refresh that failed transiently need not fail callers whose token was never refused:
             // the previous token still works until its real expiry (the margin exists for this).
-            if case .failure(.unavailable) = result, let previous = flight.previous, !waiter.request.refuses(previous), now < previous.expiresAt {
+            if case .failure(let error) = result, error.isTransient, let previous = flight.previous, !waiter.request.refuses(previous), now < previous.expiresAt {
                 usedPrevious = true
                 waiter.continuation.resume(returning: .success(previous))
             } else {

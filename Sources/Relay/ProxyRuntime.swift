@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import OAuth2
+import Resilience
 import SMTPNIO
 
 /// Everything `serve` wires together, in one place so tests run exactly what the binary runs:
@@ -21,6 +22,7 @@ public final class ProxyRuntime: Sendable {
         public var upstreamIdleTimeout: Duration = .seconds(300)
         /// Connections are retired this long before the token they authenticated with expires.
         public var upstreamTokenExpirySafety: Duration = .seconds(60)
+        public var resilience = ResilienceSettings()
         public init() {}
     }
 
@@ -46,14 +48,21 @@ public final class ProxyRuntime: Sendable {
         do {
             var cacheConfiguration = TokenCache.Configuration()
             cacheConfiguration.expiryMargin = configuration.tokenExpiryMargin
+            let resilience = configuration.resilience
+            let tokenBreakers = CircuitBreakerRegistry(configuration: resilience.tokenBreaker, clock: resilience.clock,
+                                                       onTransition: Self.logTransition(kind: "token endpoint", logger: logger))
+            let hostBreakers = CircuitBreakerRegistry(configuration: resilience.hostBreaker, clock: resilience.clock,
+                                                      onTransition: Self.logTransition(kind: "upstream host", logger: logger))
             let tokens = TokenCache(
                 grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
-                                         configuration: .init(requestTimeout: configuration.tokenRequestTimeout)),
+                                         configuration: .init(requestTimeout: configuration.tokenRequestTimeout),
+                                         breakers: tokenBreakers),
                 configuration: cacheConfiguration,
                 logger: logger)
             let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,
-                                              heloName: configuration.heloName, logger: logger)
-            let accounts = try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector) { pool in
+                                              heloName: configuration.heloName, hostBreakers: hostBreakers, logger: logger)
+            let accounts = try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector,
+                                             resilience: resilience) { pool in
                 var pool = pool
                 pool.acquireTimeout = configuration.poolAcquireTimeout
                 pool.idleTimeout = configuration.upstreamIdleTimeout
@@ -65,6 +74,19 @@ public final class ProxyRuntime: Sendable {
         } catch {
             try? await httpClient.shutdown()
             throw error
+        }
+    }
+
+    /// Breakers change state rarely; each change is worth one line.
+    private static func logTransition(kind: String, logger: Logger) -> @Sendable (CircuitBreaker.Transition) -> Void {
+        { transition in
+            var metadata: Logger.Metadata = ["breaker": "\(transition.breaker)", "from": "\(transition.from.rawValue)"]
+            if let coolDown = transition.coolDown { metadata["cool_down_s"] = "\(coolDown.components.seconds)" }
+            switch transition.to {
+            case .open: logger.error("\(kind) circuit breaker opened", metadata: metadata)
+            case .halfOpen: logger.notice("\(kind) circuit breaker half-open: probing", metadata: metadata)
+            case .closed: logger.notice("\(kind) circuit breaker closed", metadata: metadata)
+            }
         }
     }
 

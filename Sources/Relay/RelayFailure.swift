@@ -1,3 +1,4 @@
+import Resilience
 import SMTPCore
 
 /// Why a transaction could not be carried upstream, and what the client hears. Local
@@ -16,6 +17,20 @@ public enum RelayFailure: Error, Sendable, Hashable, CustomStringConvertible {
     /// The upstream went away mid-transaction.
     case upstreamLost
     case shuttingDown
+    /// Recent connect, TLS or timeout failures at this host (or token endpoint) opened its breaker.
+    case circuitOpen(host: String, retryAfter: Duration)
+    /// The provider asked the account to slow down; new connections wait.
+    case throttled(retryAfter: Duration)
+    /// One of the account's configured rate limits is reached.
+    case accountLimit(QuotaRefusal)
+    /// `max_concurrent_messages` transactions were in flight for the whole wait.
+    case concurrencyLimit(limit: Int, waited: Duration)
+    /// The provider said the account's quota is spent; it rests before trying again.
+    case quotaPaused(retryAfter: Duration)
+    /// The provider keeps refusing the account's credentials even with fresh tokens.
+    case credentialsFailing(retryAfter: Duration)
+    /// The provider refused while connecting (slow down, too many connections): its reply, read.
+    case refusedByProvider(UpstreamVerdict)
 
     public var clientReply: SMTPReply {
         switch self {
@@ -29,6 +44,20 @@ public enum RelayFailure: Error, Sendable, Hashable, CustomStringConvertible {
             SMTPServerStateMachine.upstreamLostReply
         case .shuttingDown:
             SMTPReply(421, "4.3.2", "Service shutting down, try again later")
+        case .circuitOpen(_, let retryAfter):
+            SMTPReply(451, "4.4.1", "Mail provider unreachable after repeated failures, try again in \(ApproximateDuration.text(retryAfter))")
+        case .throttled(let retryAfter):
+            SMTPReply(451, "4.7.0", "Mail provider asked this account to slow down, try again in \(ApproximateDuration.text(retryAfter))")
+        case .accountLimit(let refusal):
+            SMTPReply(451, "4.7.1", refusal.text)
+        case .concurrencyLimit(let limit, let waited):
+            SMTPReply(451, "4.7.1", "Account limit max_concurrent_messages=\(limit) reached for \(ApproximateDuration.text(waited)); try again later")
+        case .quotaPaused(let retryAfter):
+            SMTPReply(451, "4.4.5", "Sending quota for this account is used up at the provider, try again in \(ApproximateDuration.text(retryAfter))")
+        case .credentialsFailing(let retryAfter):
+            SMTPReply(454, "4.7.0", "Mail provider refuses this account's credentials; next attempt in \(ApproximateDuration.text(retryAfter))")
+        case .refusedByProvider(let verdict):
+            verdict.clientReply
         }
     }
 
@@ -41,6 +70,13 @@ public enum RelayFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .poolExhausted: "no upstream connection free"
         case .upstreamLost: "upstream connection lost"
         case .shuttingDown: "shutting down"
+        case .circuitOpen(let host, let retryAfter): "circuit open for \(host) (\(ApproximateDuration.text(retryAfter)) left)"
+        case .throttled(let retryAfter): "throttled by the provider (\(ApproximateDuration.text(retryAfter)) left)"
+        case .accountLimit(let refusal): refusal.text
+        case .concurrencyLimit(let limit, _): "max_concurrent_messages=\(limit) reached"
+        case .quotaPaused(let retryAfter): "paused: provider quota spent (\(ApproximateDuration.text(retryAfter)) left)"
+        case .credentialsFailing(let retryAfter): "credentials failing (\(ApproximateDuration.text(retryAfter)) to next probe)"
+        case .refusedByProvider(let verdict): "provider refused: \(verdict.clientReply)"
         }
     }
 }

@@ -44,6 +44,8 @@ struct RelaySession {
     private var machine: SMTPServerStateMachine
     private var account: RelayAccount?
     private var lease: AccountPool.Lease?
+    /// Held from MAIL until the transaction ends: the account's concurrency slot and counts.
+    private var admission: Admission?
     private var pending: [PendingReply] = []
     private var body: Body?
     private var transactionStart: ContinuousClock.Instant?
@@ -77,6 +79,7 @@ struct RelaySession {
         if pending.contains(where: { if case .local = $0 { false } else { true } }) { dropLease() }
         pending.removeAll()
         abandonTransaction()
+        endAdmission(accepted: false)
     }
 
     // MARK: Frames
@@ -117,6 +120,7 @@ struct RelaySession {
         case .close(let reply):
             try await flush(outbound)
             abandonTransaction()
+            endAdmission(accepted: false)
             if let reply { try await outbound.write(reply) }
             return .close
         case .verifyCredentials(let credentials):
@@ -137,6 +141,7 @@ struct RelaySession {
             await startData()
         case .resetTransaction(let reply):
             abandonTransaction()
+            endAdmission(accepted: false)
             pending.append(.local(reply))
         }
         return .proceed
@@ -159,12 +164,20 @@ struct RelaySession {
     private mutating func startMail(from: String, parameters: [SMTPParameter]) async {
         transactionStart = .now
         recipientCount = 0
-        if configuration.dryRun {
-            pending.append(.local(machine.mailResult(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))))
-            return
-        }
         guard let account else {
             pending.append(.local(machine.mailResult(RelayFailure.upstreamLost.clientReply)))
+            return
+        }
+        switch await account.limiter.admit() {
+        case .success(let granted):
+            admission = granted
+        case .failure(let failure):
+            logger.notice("message held back", metadata: ["reason": "\(failure)"])
+            pending.append(.local(machine.mailResult(failure.clientReply)))
+            return
+        }
+        if configuration.dryRun {
+            pending.append(.local(machine.mailResult(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))))
             return
         }
         for attempt in 1...2 {
@@ -173,6 +186,10 @@ struct RelaySession {
                 acquired = try await account.pool.acquire()
             } catch {
                 logger.warning("no upstream connection", metadata: ["reason": "\(error)"])
+                if case .refusedByProvider(let verdict) = error, let pushback = verdict.pushback {
+                    account.apply(pushback, logger: logger)
+                }
+                endAdmission(accepted: false)
                 pending.append(.local(machine.mailResult(error.clientReply)))
                 return
             }
@@ -217,6 +234,15 @@ struct RelaySession {
     }
 
     private mutating func addRecipient(to: String) async {
+        if var current = admission, let account {
+            let refusal = account.limiter.admitRecipient(&current)
+            admission = current
+            if let refusal {
+                logger.notice("recipient held back", metadata: ["reason": "\(refusal)"])
+                pending.append(.local(machine.recipientResult(refusal.clientReply)))
+                return
+            }
+        }
         if configuration.dryRun {
             pending.append(.local(machine.recipientResult(SMTPReply(250, "2.1.5", "Recipient OK (dry-run)"))))
             return
@@ -241,9 +267,13 @@ struct RelaySession {
         }
         let client = lease.connection.client
         do {
-            let reply = try await client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA").get()
-            if reply.code == 354 { body = Body() }
-            pending.append(.local(machine.dataStartResult(reply)))
+            let verdict = read(try await client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA").get(), at: .data)
+            if verdict.clientReply.code == 354 { body = Body() }
+            pending.append(.local(machine.dataStartResult(verdict.clientReply)))
+            if verdict.closesConnection {
+                dropLease()
+                machine.transactionLost()
+            }
         } catch {
             logger.warning("upstream lost at DATA", metadata: ["error": "\(error)"])
             dropLease()
@@ -292,11 +322,11 @@ struct RelaySession {
         } else if var current = lease {
             let client = current.connection.client
             do {
-                let upstream = try await client.send(".", timeout: client.configuration.timeouts.dataEnd, step: "end of data").get()
-                reply = upstream.withEnhancedStatus()
+                let verdict = read(try await client.send(".", timeout: client.configuration.timeouts.dataEnd, step: "end of data").get(), at: .endOfData)
+                reply = verdict.clientReply
                 current.messagesSent += 1
                 lease = nil
-                account?.pool.release(current, reusable: upstream.code != 421)
+                account?.pool.release(current, reusable: !verdict.closesConnection)
             } catch {
                 logger.warning("upstream lost at end of data", metadata: ["error": "\(error)"])
                 dropLease()
@@ -306,6 +336,7 @@ struct RelaySession {
             reply = RelayFailure.upstreamLost.clientReply
         }
         machine.transactionEnded()
+        endAdmission(accepted: reply.isPositiveCompletion)
         logOutcome(reply, size: state.size)
         pending.append(.local(reply))
     }
@@ -341,16 +372,28 @@ struct RelaySession {
                 _ = try? await future.get()
             case .mail(let future):
                 do {
-                    replies.append(machine.mailResult(try await future.get()))
+                    let verdict = read(try await future.get(), at: .mail)
+                    replies.append(machine.mailResult(verdict.clientReply))
+                    if verdict.closesConnection { lost = true }
                 } catch {
                     lost = true
                     replies.append(machine.mailResult(RelayFailure.upstreamLost.clientReply))
                 }
             case .recipient(let future):
                 do {
-                    let reply = machine.recipientResult(try await future.get())
-                    if reply.isPositiveCompletion { recipientCount += 1 }
+                    let verdict = read(try await future.get(), at: .rcpt)
+                    let reply = machine.recipientResult(verdict.clientReply)
+                    if reply.isPositiveCompletion {
+                        recipientCount += 1
+                    } else if var current = admission {
+                        account?.limiter.recipientRefused(&current)
+                        admission = current
+                    }
                     replies.append(reply)
+                    if verdict.closesConnection {
+                        lost = true
+                        machine.transactionLost()
+                    }
                 } catch {
                     lost = true
                     machine.transactionLost()
@@ -367,10 +410,28 @@ struct RelaySession {
             lease = nil
             account?.pool.release(current, reusable: true)
         }
+        if !machine.isInTransaction { endAdmission(accepted: false) }
         try await outbound.write(contentsOf: replies)
     }
 
     // MARK: Upstream plumbing
+
+    /// An upstream reply as the client should hear it; what it says about the account is
+    /// applied on the way.
+    private func read(_ reply: SMTPReply, at step: UpstreamStep) -> UpstreamVerdict {
+        let verdict = UpstreamReplyPolicy.verdict(for: reply, at: step)
+        if let pushback = verdict.pushback, let account {
+            account.apply(pushback, logger: logger)
+        }
+        return verdict
+    }
+
+    /// Gives back the concurrency slot; counts stay only for messages the provider accepted.
+    private mutating func endAdmission(accepted: Bool) {
+        guard let current = admission else { return }
+        admission = nil
+        account?.limiter.finish(current, accepted: accepted)
+    }
 
     /// Pipelined upstreams get the command queued for the next flush; others get it sent and
     /// answered before anything else goes out, as RFC 5321 requires without PIPELINING.

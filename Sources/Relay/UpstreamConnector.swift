@@ -2,6 +2,7 @@ import Accounts
 import Logging
 import NIOCore
 import OAuth2
+import Resilience
 import SMTPCore
 import SMTPNIO
 
@@ -23,40 +24,57 @@ public final class UpstreamConnection: PooledConnection {
 }
 
 /// Opens upstream connections: token, connect, TLS, AUTH XOAUTH2, with one refresh-and-retry
-/// when the provider refuses the token.
+/// when the provider refuses the token. Every attempt passes the account's limiter (credentials
+/// failing, provider slow-down) and the host's circuit breaker first, and reports back to them.
 public struct UpstreamConnector: Sendable {
     public let group: any EventLoopGroup
     public let tokens: TokenCache
     public let timeouts: SMTPClientConnection.Timeouts
     public let heloName: String
     public let logger: Logger
+    /// One per upstream host:port.
+    public let hostBreakers: CircuitBreakerRegistry
 
-    public init(group: any EventLoopGroup, tokens: TokenCache, timeouts: SMTPClientConnection.Timeouts = .init(), heloName: String, logger: Logger) {
+    public init(group: any EventLoopGroup, tokens: TokenCache, timeouts: SMTPClientConnection.Timeouts = .init(), heloName: String,
+                hostBreakers: CircuitBreakerRegistry, logger: Logger) {
         self.group = group
         self.tokens = tokens
         self.timeouts = timeouts
         self.heloName = heloName
+        self.hostBreakers = hostBreakers
         self.logger = logger
     }
 
-    public func open(account: Account, endpoint: UpstreamEndpoint) async throws(RelayFailure) -> UpstreamConnection {
+    func open(account: Account, endpoint: UpstreamEndpoint, limiter: AccountLimiter) async throws(RelayFailure) -> UpstreamConnection {
         var logger = logger
         logger[metadataKey: "account_id"] = "\(account.accountID)"
         logger[metadataKey: "upstream"] = "\(endpoint.host):\(endpoint.port)"
+        let credentialsPermit = try limiter.checkNewConnection()
+        let breaker = hostBreakers.breaker(for: "\(endpoint.host):\(endpoint.port)")
+        if case .rejected(let retryAfter) = breaker.permit() {
+            throw .circuitOpen(host: breaker.name, retryAfter: retryAfter)
+        }
+        // A failure here leaves the host's probe permit unused; it expires by itself.
         let token = try await accessToken(account: account)
         let client: SMTPClientConnection
         do {
             client = try await SMTPClientConnection.connect(
                 .init(host: endpoint.host, port: endpoint.port, tls: endpoint.tls, heloName: heloName, timeouts: timeouts),
                 group: group)
+        } catch SMTPNIOError.unexpectedReply(let reply) {
+            // The host answered, so it is up; what it said may be about this account.
+            breaker.recordSuccess()
+            throw refusal(reply, at: .connect, logger: logger)
         } catch {
+            breaker.recordFailure()
             logger.warning("upstream connection failed", metadata: ["error": "\(error)"])
             throw .upstreamUnreachable("\(error)")
         }
+        breaker.recordSuccess()
         do {
             var reply = try await client.authenticateXOAUTH2(email: account.email, accessToken: token.value)
             var expiresAt = token.expiresAt
-            if reply.code != 235 {
+            if reply.code != 235, UpstreamReplyPolicy.verdict(for: reply, at: .auth).pushback == nil {
                 // The cached token may have been revoked or expired early: refresh once, retry once.
                 logger.info("upstream refused the access token, refreshing", metadata: ["smtp_code": "\(reply.code)"])
                 let fresh = try await accessToken(account: account, replacing: token)
@@ -64,10 +82,17 @@ public struct UpstreamConnector: Sendable {
                 expiresAt = fresh.expiresAt
             }
             guard reply.code == 235 else {
-                logger.warning("upstream rejected XOAUTH2 with a fresh token", metadata: ["smtp_code": "\(reply.code)", "smtp_reply": "\(reply)"])
                 client.close()
+                if UpstreamReplyPolicy.verdict(for: reply, at: .auth).pushback != nil {
+                    throw refusal(reply, at: .auth, logger: logger)
+                }
+                logger.warning("upstream rejected XOAUTH2 with a fresh token", metadata: ["smtp_code": "\(reply.code)", "smtp_reply": "\(reply)"])
+                limiter.credentials.recordFailure()
                 throw RelayFailure.upstreamAuthRejected(reply)
             }
+            if credentialsPermit == .probe { logger.notice("upstream accepted the account's credentials again") }
+            limiter.credentials.recordSuccess()
+            limiter.slowDown.recordSuccess()
             logger.debug("upstream connection ready")
             return UpstreamConnection(client: client, tokenExpiresAt: expiresAt)
         } catch let failure as RelayFailure {
@@ -75,9 +100,17 @@ public struct UpstreamConnector: Sendable {
             throw failure
         } catch {
             client.close()
+            breaker.recordFailure()
             logger.warning("upstream failed during AUTH", metadata: ["error": "\(error)"])
             throw .upstreamUnreachable("\(error)")
         }
+    }
+
+    /// A provider reply that ends the attempt. The session applies what it means for the
+    /// account, as it does for replies mid-transaction.
+    private func refusal(_ reply: SMTPReply, at step: UpstreamStep, logger: Logger) -> RelayFailure {
+        logger.warning("upstream refused the connection", metadata: ["smtp_reply": "\(reply)", "step": "\(step.rawValue)"])
+        return .refusedByProvider(UpstreamReplyPolicy.verdict(for: reply, at: step))
     }
 
     /// `replacing`: the token the provider refused; if another connection already replaced
@@ -92,6 +125,7 @@ public struct UpstreamConnector: Sendable {
             switch error {
             case .credentialsRejected(let detail): throw .credentialsRejected(detail)
             case .unavailable(let detail): throw .tokenUnavailable(detail)
+            case .endpointCircuitOpen(let host, let retryAfter): throw .circuitOpen(host: host, retryAfter: retryAfter)
             }
         }
     }

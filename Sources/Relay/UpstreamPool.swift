@@ -64,6 +64,17 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         var waiterOrder: CircularBuffer<UInt64> = []
         var nextWaiterID: UInt64 = 0
         var closed = false
+        /// The provider refused a connection as one too many: run this many short until then.
+        var capReduction = 0
+        var capRestoresAt: ContinuousClock.Instant?
+
+        mutating func cap(configured: Int, now: ContinuousClock.Instant) -> Int {
+            if let restoresAt = capRestoresAt, now >= restoresAt {
+                capReduction = 0
+                capRestoresAt = nil
+            }
+            return max(1, configured - capReduction)
+        }
     }
 
     public let configuration: Configuration
@@ -85,6 +96,33 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         state.withLockedValue { ($0.idle.count, $0.open - $0.idle.count, $0.waiters.count) }
     }
 
+    /// The connections allowed now: the configured cap, less any reduction in force.
+    public var currentCap: Int {
+        let instant = self.now()
+        return state.withLockedValue { $0.cap(configured: configuration.maxConnections, now: instant) }
+    }
+
+    /// The provider said the mailbox has too many connections (Microsoft's 432 4.3.2): run one
+    /// connection fewer (never below one) for `duration`; each further refusal lowers it again
+    /// and extends the period. Idle connections over the new cap are closed now, busy ones when
+    /// they are released.
+    public func lowerCap(for duration: Duration) {
+        let instant = self.now()
+        let surplus: [Connection] = state.withLockedValue { state in
+            let cap = state.cap(configured: configuration.maxConnections, now: instant)
+            if cap > 1 { state.capReduction += 1 }
+            state.capRestoresAt = instant + duration
+            let newCap = state.cap(configured: configuration.maxConnections, now: instant)
+            var surplus: [Connection] = []
+            while state.open > newCap, let entry = state.idle.popLast() {
+                state.open -= 1
+                surplus.append(entry.connection)
+            }
+            return surplus
+        }
+        for connection in surplus { connection.close() }
+    }
+
     private enum AcquireStep {
         case lease(Lease)
         case open
@@ -93,17 +131,18 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
 
     public func acquire() async throws(RelayFailure) -> Lease {
         var retired: [Connection] = []
+        let instant = self.now()
         let step: AcquireStep = state.withLockedValue { state in
             if state.closed { return .wait }
             while let entry = state.idle.popLast() {
                 if isReusable(entry) {
                     return .lease(Lease(connection: entry.connection, messagesSent: entry.messagesSent,
-                                        needsReset: entry.needsReset, idleFor: now() - entry.since))
+                                        needsReset: entry.needsReset, idleFor: instant - entry.since))
                 }
                 state.open -= 1
                 retired.append(entry.connection)
             }
-            if state.open < configuration.maxConnections {
+            if state.open < state.cap(configured: configuration.maxConnections, now: instant) {
                 state.open += 1
                 return .open
             }
@@ -129,13 +168,17 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         let keep = reusable && lease.messagesSent < configuration.maxMessagesPerConnection
             && lease.connection.isActive
         var close = !keep
+        let instant = self.now()
         let handOff: (CheckedContinuation<Grant, any Error>, Scheduled<Void>?, Grant)? = state.withLockedValue { state in
-            if state.closed { close = true }
+            let cap = state.cap(configured: configuration.maxConnections, now: instant)
+            if state.closed || state.open > cap { close = true }
             if close { state.open -= 1 }
+            // A closed connection frees a slot only if the pool is under its cap.
+            if close, state.open >= cap { return nil }
             guard let waiter = popWaiter(&state) else {
                 if !close {
                     state.idle.append(Idle(connection: lease.connection, messagesSent: lease.messagesSent,
-                                           needsReset: lease.needsReset, since: now()))
+                                           needsReset: lease.needsReset, since: instant))
                 }
                 return nil
             }

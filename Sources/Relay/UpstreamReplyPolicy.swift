@@ -59,6 +59,13 @@ public enum UpstreamReplyPolicy {
         if !isExpected(reply.code, at: step) {
             return UpstreamVerdict(clientReply: invalidReply, pushback: nil, closesConnection: true)
         }
+        if reply.isPermanentFailure, step == .connect || step == .auth {
+            // Refusing us a session says nothing about the message: the app must keep it.
+            let reply = step == .connect
+                ? SMTPReply(451, "4.4.1", "Mail provider refused the connection, try again later (provider said: \(summary(reply)))")
+                : SMTPReply(454, "4.7.0", "Mail provider refused authentication, try again later (provider said: \(summary(reply)))")
+            return UpstreamVerdict(clientReply: reply, pushback: nil, closesConnection: true)
+        }
         return UpstreamVerdict(clientReply: reply.withEnhancedStatus(), pushback: nil, closesConnection: false)
     }
 

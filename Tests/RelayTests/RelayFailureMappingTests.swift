@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import NIOCore
 import NIOPosix
@@ -45,15 +46,21 @@ struct RelayFailureMappingTests {
         await harness.stop()
     }
 
-    @Test func busyPoolGives451AfterABoundedWait() async throws {
-        let harness = try await RelayHarness.start(configure: { $0.poolAcquireTimeout = .milliseconds(300) }, maxConnections: 1)
+    /// Concurrency is limited twice: by the account's max_concurrent_messages (4.7.1, a limit
+    /// the operator set) and, when that is unlimited, by the pool's connection cap (4.4.5).
+    @Test(arguments: [(1, "4.7.1"), (0, "4.4.5")])
+    func busyAccountGives451AfterABoundedWait(concurrentMessages: Int, enhanced: String) async throws {
+        let harness = try await RelayHarness.start(configure: { settings in
+            settings.poolAcquireTimeout = .milliseconds(300)
+            settings.resilience.concurrencyWait = .milliseconds(300)
+        }, maxConnections: 1, limits: AccountLimits(concurrentMessages: concurrentMessages))
         let holder = try await harness.client()
         #expect(try await holder.command("MAIL FROM:<a@example.com>").code == 250)
         let waiter = try await harness.client()
         let started = ContinuousClock.now
         let reply = try await waiter.command("MAIL FROM:<a@example.com>")
         #expect(reply.code == 451)
-        #expect(reply.enhancedStatus == "4.4.5")
+        #expect(reply.enhancedStatus == enhanced)
         #expect(ContinuousClock.now - started >= .milliseconds(250))
         // RSET hands the connection back; the waiting side can now go ahead.
         #expect(try await holder.command("RSET").code == 250)

@@ -37,6 +37,7 @@ final class RelayHarness: Sendable {
                       tokenLifetime: Duration = .seconds(3600),
                       configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },
                       maxConnections: Int = 5,
+                      limits: AccountLimits? = nil,
                       smtpPort: Int? = nil) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
@@ -58,7 +59,8 @@ final class RelayHarness: Sendable {
             accounts.append(Account(
                 accountID: "acct\(index)", email: email, provider: .custom, clientID: "client-\(index)", clientSecret: secret,
                 refreshToken: refresh, password: password, tokenURL: sandbox.tokenURL, smtpHost: "127.0.0.1",
-                smtpPort: smtpPort ?? sandbox.smtpPort, smtpTLS: .starttls, tlsCAFile: caFile, maxConnections: maxConnections))
+                smtpPort: smtpPort ?? sandbox.smtpPort, smtpTLS: .starttls, tlsCAFile: caFile, maxConnections: maxConnections,
+                limits: limits))
             testAccounts.append(TestAccount(email: email, password: password, refreshToken: refresh))
         }
         var settings = ProxyRuntime.Configuration()

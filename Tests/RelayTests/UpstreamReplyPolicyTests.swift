@@ -44,7 +44,9 @@ struct UpstreamReplyPolicyTests {
         Case(upstream: SMTPReply(553, "5.7.1", "Sender address rejected: not owned by user"), step: .mail, client: (553, "5.7.1"), closes: false),
         Case(upstream: SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size"), step: .endOfData, client: (552, "5.3.4"), closes: false),
         Case(upstream: SMTPReply(554, "5.7.0", "Message rejected as spam"), step: .data, client: (554, "5.7.0"), closes: false),
-        Case(upstream: SMTPReply(535, "5.7.8", "Username and Password not accepted."), step: .auth, client: (535, "5.7.8"), closes: false),
+        // Being refused a session is never the message's fault.
+        Case(upstream: SMTPReply(535, "5.7.8", "Username and Password not accepted."), step: .auth, client: (454, "4.7.0"), closes: true),
+        Case(upstream: SMTPReply(554, "5.7.0", "No SMTP service here"), step: .connect, client: (451, "4.4.1"), closes: true),
         // Replies that make no sense at the step: the upstream state is unknown.
         Case(upstream: SMTPReply(code: 354, lines: ["Go ahead"]), step: .mail, client: (451, "4.5.0"), closes: true),
         Case(upstream: SMTPReply(250, "2.0.0", "OK"), step: .data, client: (451, "4.5.0"), closes: true),

@@ -1,0 +1,104 @@
+import Accounts
+import Logging
+import NIOConcurrencyHelpers
+import Resilience
+
+/// A message let through by an account's limits: it holds a concurrency slot and its counts in
+/// the rate windows until `AccountLimiter.finish` gives back the slot and, if the provider did
+/// not accept the message, the counts.
+struct Admission {
+    var reservation: MessageReservation
+}
+
+/// One account's brakes: its configured sending limits, and what the provider told us about it
+/// (quota spent, slow down, credentials refused). Shared by all sessions of the account.
+final class AccountLimiter: Sendable {
+    let quota: AccountQuota
+    let concurrency: ConcurrencyLimiter
+    /// New connections after the provider said "slow down".
+    let slowDown: BackoffGate
+    /// Opens after repeated AUTH refusals with fresh tokens.
+    let credentials: CircuitBreaker
+    private let settings: ResilienceSettings
+    private let pausedUntil = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+
+    init(account: Account, settings: ResilienceSettings, logger: Logger) {
+        let limits = account.limits
+        quota = AccountQuota(
+            limits: QuotaLimits(messagesPerMinute: limits.messagesPerMinute, messagesPerHour: limits.messagesPerHour,
+                                messagesPerDay: limits.messagesPerDay, recipientsPerDay: limits.recipientsPerDay),
+            clock: settings.clock)
+        concurrency = ConcurrencyLimiter(limit: limits.concurrentMessages)
+        slowDown = BackoffGate(backoff: settings.slowDownBackoff, clock: settings.clock)
+        credentials = CircuitBreaker(name: "credentials:\(account.accountID)", configuration: settings.credentialsBreaker,
+                                     clock: settings.clock) { transition in
+            logger.log(level: transition.to == .open ? .error : .notice, "account credentials breaker \(transition.to.rawValue)", metadata: [
+                "account_id": "\(account.accountID)",
+                "cool_down_s": "\(transition.coolDown.map { "\($0.components.seconds)" } ?? "-")",
+            ])
+        }
+        self.settings = settings
+    }
+
+    /// Called at MAIL FROM. Waits (bounded) only for a concurrency slot; every other limit answers at once.
+    func admit() async -> Result<Admission, RelayFailure> {
+        if let remaining = pauseRemaining() {
+            return .failure(.quotaPaused(retryAfter: remaining))
+        }
+        let reservation: MessageReservation
+        switch quota.reserveMessage() {
+        case .refused(let refusal): return .failure(.accountLimit(refusal))
+        case .granted(let granted): reservation = granted
+        }
+        guard await concurrency.acquire(timeout: settings.concurrencyWait) else {
+            quota.refund(reservation)
+            return .failure(.concurrencyLimit(limit: concurrency.limit, waited: settings.concurrencyWait))
+        }
+        return .success(Admission(reservation: reservation))
+    }
+
+    /// Recipients count against the daily recipient limit as they are given.
+    func admitRecipient(_ admission: inout Admission) -> RelayFailure? {
+        quota.reserveRecipient(for: &admission.reservation).map { .accountLimit($0) }
+    }
+
+    func recipientRefused(_ admission: inout Admission) {
+        quota.refundRecipient(&admission.reservation)
+    }
+
+    /// Only messages the provider accepted count against the account's quota.
+    func finish(_ admission: Admission, accepted: Bool) {
+        concurrency.release()
+        if !accepted { quota.refund(admission.reservation) }
+    }
+
+    /// Refuses new connections while the provider's slow-down or a credentials failure lasts.
+    func checkNewConnection() throws(RelayFailure) -> CircuitBreaker.Permit {
+        let permit = credentials.permit()
+        if case .rejected(let retryAfter) = permit { throw .credentialsFailing(retryAfter: retryAfter) }
+        if let remaining = slowDown.blockedFor() { throw .throttled(retryAfter: remaining) }
+        return permit
+    }
+
+    /// Returns true when this pushback started a pause (so it is logged once, not per message).
+    @discardableResult
+    func pauseForQuota() -> Bool {
+        let until = settings.clock.now() + settings.quotaPause
+        return pausedUntil.withLockedValue { current in
+            let wasPaused = current.map { $0 > settings.clock.now() } ?? false
+            current = until
+            return !wasPaused
+        }
+    }
+
+    var connectionLimitPause: Duration { settings.connectionLimitPause }
+    var quotaPause: Duration { settings.quotaPause }
+
+    func pauseRemaining() -> Duration? {
+        let now = settings.clock.now()
+        return pausedUntil.withLockedValue { until in
+            guard let until, until > now else { return nil }
+            return until - now
+        }
+    }
+}
