@@ -99,6 +99,13 @@ let package = Package(
         ]),
         .testTarget(name: "OpsTests", dependencies: ["Ops", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
+        .testTarget(name: "SandboxTests", dependencies: [
+            "Sandbox", "SMTPCore", "SMTPNIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "LoadGeneratorTests", dependencies: [
             "LoadGenerator", "SMTPCore", "SMTPNIO",
             .product(name: "NIOCore", package: "swift-nio"),

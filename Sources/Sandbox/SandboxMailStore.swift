@@ -58,7 +58,12 @@ public final class SandboxMailStore: Sendable {
         }
     }
 
+    /// The stored messages, oldest first, each with its envelope and full data. Only the newest
+    /// `memoryLimit` are kept: a test that must account for every message should set the limit
+    /// (`SandboxProvider.Configuration.messagesInMemory`) above the number it sends, and can
+    /// check that nothing was evicted with `messages.count == acceptedCount`.
     public var messages: [SandboxMessage] { state.withLockedValue { Array($0.messages) } }
+    /// Every message ever accepted, including any evicted from `messages`.
     public var acceptedCount: Int { state.withLockedValue { $0.accepted } }
 
     /// Waits (polling, bounded) until at least `count` messages were accepted.

@@ -14,7 +14,8 @@ public final class SandboxProvider: Service, Sendable {
         public var requireTLS = true
         public var storeDirectory: String?
         public var tokenLifetime: Duration = .seconds(3600)
-        /// Messages kept in memory for tests to read (the newest ones).
+        /// Messages kept in memory for tests to read (the newest ones). A test matching every
+        /// message it sent must set this above that count, or the oldest are silently evicted.
         public var messagesInMemory = 10_000
         public init() {}
     }
@@ -29,6 +30,8 @@ public final class SandboxProvider: Service, Sendable {
     private let logger: Logger
 
     public var smtpPort: Int { smtp.port }
+    /// SMTP connections accepted so far.
+    public var sessionsAccepted: Int { smtp.sessionsAccepted }
     public var tokenURL: String { tokenEndpoint.url }
 
     private init(configuration: Configuration, issuer: SandboxTokenIssuer, store: SandboxMailStore, faults: SandboxFaults,

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import SMTPNIO
@@ -13,7 +14,10 @@ public final class SandboxSMTPServer: Sendable {
     }
 
     private let listener: SMTPListener
+    private let accepted = NIOLockedValueBox(0)
     public var port: Int { listener.port }
+    /// Connections accepted so far; tests use it to prove the proxy did not connect.
+    public var sessionsAccepted: Int { accepted.withLockedValue { $0 } }
 
     private init(listener: SMTPListener) {
         self.listener = listener
@@ -32,7 +36,8 @@ public final class SandboxSMTPServer: Sendable {
     func run(requireTLS: Bool, issuer: SandboxTokenIssuer, store: SandboxMailStore, faults: SandboxFaults, logger: Logger) async throws {
         var sessionConfiguration = SandboxSMTPSession.Configuration()
         sessionConfiguration.requireTLS = requireTLS
-        try await listener.run { [sessionConfiguration] connection in
+        try await listener.run { [sessionConfiguration, accepted] connection in
+            accepted.withLockedValue { $0 += 1 }
             var session = SandboxSMTPSession(configuration: sessionConfiguration, issuer: issuer, store: store, faults: faults, logger: logger)
             await session.run(connection)
         }

@@ -96,7 +96,10 @@ struct SandboxSMTPSession {
             return authResponse(String(buffer: line))
         case .data(var chunk):
             received += chunk.readableBytes
-            if let dropAfter, received >= dropAfter { return .drop }
+            if let dropAfter, received >= dropAfter {
+                faults.noteDataDrop()
+                return .drop
+            }
             if body.readableBytes + chunk.readableBytes > configuration.maxMessageSize {
                 oversize = true
             } else if !oversize {
@@ -115,7 +118,7 @@ struct SandboxSMTPSession {
             var lines = ["\(configuration.hostname) at your service, \(domain)", "SIZE \(configuration.maxMessageSize)",
                          "8BITMIME", "ENHANCEDSTATUSCODES", "PIPELINING", "SMTPUTF8"]
             lines.append(tls || !configuration.requireTLS ? "AUTH XOAUTH2" : "STARTTLS")
-            if let injected = await fault(.ehlo) { return .reply(injected) }
+            if let injected = await fault(.ehlo) { return injected }
             return .reply(SMTPReply(code: 250, lines: lines))
         case .helo:
             return .reply(SMTPReply(250, "2.0.0", configuration.hostname))
@@ -129,7 +132,7 @@ struct SandboxSMTPSession {
             if configuration.requireTLS, !tls { return .reply(SMTPReply(530, "5.7.0", "Must issue a STARTTLS command first")) }
             guard user == nil else { return .reply(SMTPReply(503, "5.5.1", "Already authenticated")) }
             guard mechanism == "XOAUTH2" else { return .reply(SMTPReply(504, "5.7.4", "Unrecognized authentication type")) }
-            if let injected = await fault(.auth) { return .reply(injected) }
+            if let injected = await fault(.auth) { return injected }
             guard let initialResponse else {
                 authStep = .awaitingResponse
                 return .reply(SMTPReply(code: 334, lines: [""]))
@@ -138,18 +141,18 @@ struct SandboxSMTPSession {
         case .mail(let from, _):
             guard user != nil else { return .reply(SMTPReply(530, "5.7.0", "Authentication Required")) }
             guard mailFrom == nil else { return .reply(SMTPReply(503, "5.5.1", "Nested MAIL command")) }
-            if let injected = await fault(.mail) { return .reply(injected) }
+            if let injected = await fault(.mail) { return injected }
             mailFrom = from
             return .reply(SMTPReply(250, "2.1.0", "OK"))
         case .rcpt(let to, _):
             guard mailFrom != nil else { return .reply(SMTPReply(503, "5.5.1", "need MAIL before RCPT")) }
-            if let rejection = faults.recipientRejection(for: to) { return .reply(rejection) }
-            if let injected = await fault(.rcpt) { return .reply(injected) }
+            if let rejection = faults.recipientRejection(for: to) { return Self.injected(rejection) }
+            if let injected = await fault(.rcpt) { return injected }
             recipients.append(to)
             return .reply(SMTPReply(250, "2.1.5", "OK"))
         case .data:
             guard mailFrom != nil, !recipients.isEmpty else { return .reply(SMTPReply(503, "5.5.1", "need RCPT command")) }
-            if let injected = await fault(.data) { return .reply(injected) }
+            if let injected = await fault(.data) { return injected }
             dropAfter = faults.takeDataDrop()
             received = 0
             return .reply(SMTPReply(code: 354, lines: ["Go ahead"]))
@@ -191,18 +194,30 @@ struct SandboxSMTPSession {
 
     private mutating func endOfData() async -> Outcome {
         defer { resetTransaction() }
-        if let injected = await fault(.endOfData) { return .reply(injected) }
+        if let injected = await fault(.endOfData) { return injected }
         if oversize {
             return .reply(SMTPReply(552, "5.3.4", "Message too big"))
         }
         let message = store.add(authenticatedUser: user ?? "", mailFrom: mailFrom ?? "", recipients: recipients,
                                 data: DotStuffing.unstuff(body.readableBytesView))
+        // Stored but never acknowledged: the client must assume failure and send it again.
+        if faults.takeDropAfterAccept() { return .drop }
         return .reply(SMTPReply(250, "2.0.0", "OK \(message.sequence) - sandbox"))
     }
 
-    private func fault(_ step: SandboxStep) async -> SMTPReply? {
+    private func fault(_ step: SandboxStep) async -> Outcome? {
         if let delay = faults.delay(at: step) { try? await Task.sleep(for: delay) }
-        return faults.takeReply(at: step)
+        switch faults.takeFault(at: step) {
+        case .reply(let reply): return Self.injected(reply)
+        case .drop: return .drop
+        case nil: return nil
+        }
+    }
+
+    /// A 421 means the server is closing the channel (RFC 5321 §3.8), so the sandbox does,
+    /// as real servers do; a client must handle the reply and the close arriving together.
+    private static func injected(_ reply: SMTPReply) -> Outcome {
+        reply.code == 421 ? .replyAndClose(reply) : .reply(reply)
     }
 
     private mutating func resetTransaction() {

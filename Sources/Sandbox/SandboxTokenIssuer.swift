@@ -56,6 +56,17 @@ public final class SandboxTokenIssuer: Sendable {
         }
     }
 
+    /// From now on each token request (of any kind) fails with probability `rate` (clamped to
+    /// 0...1), answered with `status` and a temporarily_unavailable JSON error; 0 turns it off.
+    /// Requests already set to fail by `failNextRequests` fail first. The draws follow `seed`.
+    public func setFailureRate(_ rate: Double, seed: UInt64 = 1, status: Int = 503) {
+        state.withLockedValue { state in
+            state.failureRate = min(max(rate, 0), 1)
+            state.failureStatus = status
+            state.failureGenerator = SandboxSeededRandom(seed: seed)
+        }
+    }
+
     // MARK: - Observation
 
     /// True if this issuer issued `token` for exactly `email` (case-insensitive) and it has not expired.
@@ -70,6 +81,11 @@ public final class SandboxTokenIssuer: Sendable {
     /// How many access tokens were issued, over all grants.
     public func issuedTokenCount() -> Int {
         state.withLockedValue { $0.issuedCount }
+    }
+
+    /// How many token requests were failed on purpose, by `failNextRequests` or `setFailureRate`.
+    public var failedRequestCount: Int {
+        state.withLockedValue { $0.failedCount }
     }
 
     /// The refresh token currently valid for `email`'s refresh grant, e.g. after rotation.
@@ -88,8 +104,14 @@ public final class SandboxTokenIssuer: Sendable {
         return state.withLockedValue { state in
             if state.injectedFailures > 0 {
                 state.injectedFailures -= 1
+                state.failedCount += 1
                 return .error(status: state.injectedStatus, code: "temporarily_unavailable",
                               description: "injected failure (HTTP \(state.injectedStatus))")
+            }
+            if state.failureRate > 0, state.failureGenerator.unit() < state.failureRate {
+                state.failedCount += 1
+                return .error(status: state.failureStatus, code: "temporarily_unavailable",
+                              description: "injected random failure (HTTP \(state.failureStatus))")
             }
             guard let grantType = form["grant_type"] else {
                 return .error(status: 400, code: "invalid_request", description: "Missing grant_type.")
@@ -160,6 +182,11 @@ extension SandboxTokenIssuer {
         var issuedCount = 0
         var injectedFailures = 0
         var injectedStatus = 500
+        var failureRate = 0.0
+        var failureStatus = 503
+        var failureGenerator = SandboxSeededRandom(seed: 1)
+        /// Injected failures of both kinds.
+        var failedCount = 0
 
         /// Long benchmark runs issue many tokens; expired ones are swept every this many issues.
         static let sweepInterval = 1024

@@ -38,12 +38,14 @@ final class RelayHarness: Sendable {
                       configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },
                       maxConnections: Int = 5,
                       limits: AccountLimits? = nil,
-                      smtpPort: Int? = nil) async throws -> RelayHarness {
+                      smtpPort: Int? = nil,
+                      messagesInMemory: Int = 10_000) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var sandboxSettings = SandboxProvider.Configuration()
         sandboxSettings.tokenLifetime = tokenLifetime
+        sandboxSettings.messagesInMemory = messagesInMemory
         let sandbox = try await SandboxProvider.start(sandboxSettings, group: group, logger: logger)
         let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
