@@ -74,7 +74,12 @@ public struct UpstreamConnector: Sendable {
         do {
             var reply = try await client.authenticateXOAUTH2(email: account.email, accessToken: token.value)
             var expiresAt = token.expiresAt
-            if reply.code != 235, UpstreamReplyPolicy.verdict(for: reply, at: .auth).pushback == nil {
+            if reply.isTransientFailure {
+                // A temporary refusal says nothing against the credentials or the token.
+                client.close()
+                throw refusal(reply, at: .auth, logger: logger)
+            }
+            if reply.code != 235 {
                 // The cached token may have been revoked or expired early: refresh once, retry once.
                 logger.info("upstream refused the access token, refreshing", metadata: ["smtp_code": "\(reply.code)"])
                 let fresh = try await accessToken(account: account, replacing: token)
@@ -83,7 +88,7 @@ public struct UpstreamConnector: Sendable {
             }
             guard reply.code == 235 else {
                 client.close()
-                if UpstreamReplyPolicy.verdict(for: reply, at: .auth).pushback != nil {
+                if reply.isTransientFailure {
                     throw refusal(reply, at: .auth, logger: logger)
                 }
                 logger.warning("upstream rejected XOAUTH2 with a fresh token", metadata: ["smtp_code": "\(reply.code)", "smtp_reply": "\(reply)"])

@@ -16,17 +16,19 @@ struct FaultInjectionSoakTests {
     static let messagesPerClient = 100
 
     @Test func everyMessageArrivesUnderRandomFaults() async throws {
-        let harness = try await RelayHarness.start(accounts: 4, tokenLifetime: .seconds(3), configure: { settings in
-            // Short-lived tokens, so the failing token endpoint is exercised throughout.
-            settings.tokenExpiryMargin = .seconds(1)
-            settings.upstreamTokenExpirySafety = .seconds(1)
+        let harness = try await RelayHarness.start(accounts: 10, tokenLifetime: .seconds(2), configure: { settings in
+            // Short-lived tokens, so the failing token endpoint is exercised throughout and
+            // connections are retired and reopened all the time.
+            settings.tokenExpiryMargin = .milliseconds(1200)
+            settings.upstreamTokenExpirySafety = .milliseconds(500)
             settings.upstreamTimeouts.command = .seconds(5)
             settings.upstreamTimeouts.dataEnd = .seconds(5)
             settings.resilience.slowDownBackoff = ExponentialBackoff(initial: .milliseconds(10), maximum: .milliseconds(200))
             settings.resilience.hostBreaker.coolDown = ExponentialBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
             settings.resilience.tokenBreaker.coolDown = ExponentialBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
         }, messagesInMemory: 2 * Self.clients * Self.messagesPerClient)
-        harness.sandbox.faults.setRandomFaults(.init(seed: 42, replyRate: 0.02, dropRate: 0.01, dropAfterAcceptRate: 0.005))
+        harness.sandbox.faults.setRandomFaults(.init(seed: 42, replyRate: 0.02, dropRate: 0.01, dropAfterAcceptRate: 0.005,
+                                                     steps: Set(SandboxStep.allCases)))
         harness.sandbox.issuer.setFailureRate(0.3, seed: 7)
 
         let outcomes = try await withThrowingTaskGroup(of: ClientOutcome.self) { group in
