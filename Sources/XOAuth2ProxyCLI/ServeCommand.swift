@@ -37,6 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Upstream timeouts") var timeouts: TimeoutOptions
 
+    @OptionGroup(title: "Limits and back-off") var resilience: ResilienceOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func validatedSettings() throws -> (AccountDirectory, ProxyRuntime.Configuration) {
@@ -65,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.session.stateMachine.hostname = hostname
         settings.heloName = hostname
         try timeouts.apply(to: &settings)
+        try resilience.apply(to: &settings)
         return (directory, settings)
     }
 

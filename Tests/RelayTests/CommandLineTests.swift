@@ -117,4 +117,28 @@ enum Binary {
         let applied = EnvironmentFlags.apply(to: ["--port", "1"], environment: ["XOAUTH2_PROXY_PORT": "2", "XOAUTH2_PROXY_DRY_RUN": "true", "XOAUTH2_PROXY_HOST": "::1"])
         #expect(applied == ["--port", "1", "--host=::1", "--dry-run"])
     }
+
+    @Test func timeoutAndLimitFlagsReachTheRuntimeSettings() throws {
+        let path = try writeConfig(#"[{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r"}]"#)
+        let command = try ServeCommand.parse([
+            "--config", path, "--max-connections", "7", "--connect-timeout", "3", "--command-timeout", "4", "--data-end-timeout", "9",
+            "--token-timeout", "6", "--concurrency-wait", "2", "--pool-wait", "8", "--quota-pause", "600", "--breaker-failures", "3",
+            "--breaker-cool-down", "2", "--breaker-max-cool-down", "20",
+        ])
+        let (directory, settings) = try command.validatedSettings()
+        #expect(directory.accounts.first?.limits.messagesPerDay == 2000)
+        #expect(settings.server.maxConnections == 7)
+        #expect(settings.upstreamTimeouts.connect == .seconds(3))
+        #expect(settings.upstreamTimeouts.command == .seconds(4))
+        #expect(settings.upstreamTimeouts.dataEnd == .seconds(9))
+        #expect(settings.tokenRequestTimeout == .seconds(6))
+        #expect(settings.resilience.concurrencyWait == .seconds(2))
+        #expect(settings.poolAcquireTimeout == .seconds(8))
+        #expect(settings.resilience.quotaPause == .seconds(600))
+        #expect(settings.resilience.hostBreaker.failureThreshold == 3)
+        #expect(settings.resilience.tokenBreaker.coolDown.maximum == .seconds(20))
+        for bad in [["--connect-timeout", "0"], ["--breaker-failures", "0"], ["--max-connections", "0"], ["--breaker-max-cool-down", "1"]] {
+            #expect(throws: StartupFailure.self) { try ServeCommand.parse(["--config", path] + bad).validatedSettings() }
+        }
+    }
 }
