@@ -16,6 +16,8 @@ public final class RelayServer: Service, Sendable {
         public var sweepInterval: Duration = .seconds(30)
         /// Client connections served at once; the next ones hear 421 4.3.2 and are closed.
         public var maxConnections = 10_000
+        /// After shutdown begins, transactions in flight get this long to finish.
+        public var shutdownGrace: Duration = .seconds(25)
         public init() {}
     }
 
@@ -23,11 +25,13 @@ public final class RelayServer: Service, Sendable {
     public let accounts: RelayAccounts
     private let listener: SMTPListener
     private let logger: Logger
-    private let sessions = SessionCounter()
+    private let sessions = SessionRegistry()
 
     public var port: Int { listener.port }
     /// Client sessions open now.
     public var activeSessions: Int { sessions.active }
+    /// True from the moment shutdown begins: readiness should fail.
+    public var isDraining: Bool { sessions.isDraining }
 
     private init(configuration: Configuration, accounts: RelayAccounts, listener: SMTPListener, logger: Logger) {
         self.configuration = configuration
@@ -59,24 +63,24 @@ public final class RelayServer: Service, Sendable {
                     }
                 }
                 try await listener.run { connection in
-                    guard sessions.enter(limit: maxConnections) else {
-                        await Self.refuse(connection, logger: logger, limit: maxConnections)
+                    guard let sessionID = sessions.register(connection.channel, limit: maxConnections) else {
+                        await Self.refuse(connection, logger: logger, limit: maxConnections, draining: sessions.isDraining)
                         return
                     }
-                    defer { sessions.leave() }
+                    defer { sessions.unregister(sessionID) }
                     var sessionLogger = logger
                     sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
                     if let remote = connection.channel.remoteAddress {
                         sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
                     }
-                    var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger)
+                    var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger,
+                                               drain: SessionDrain(registry: sessions, id: sessionID))
                     await session.run(connection)
                 }
                 group.cancelAll()
             }
-        } onGracefulShutdown: { [listener, logger] in
-            logger.info("SMTP listener closing")
-            Task { await listener.close() }
+        } onGracefulShutdown: { [self] in
+            beginShutdown()
         }
         await accounts.close()
         logger.info("SMTP listener stopped")
@@ -86,33 +90,52 @@ public final class RelayServer: Service, Sendable {
         await listener.close()
     }
 
+    /// Stops taking connections, says goodbye to idle sessions now and to the others as their
+    /// transactions end, and cuts what is left after `shutdownGrace`. `run` returns when the
+    /// last session is gone.
+    public func beginShutdown() {
+        logger.info("SMTP listener closing; draining sessions", metadata: [
+            "sessions": "\(sessions.active)", "grace_s": "\(configuration.shutdownGrace.components.seconds)",
+        ])
+        sessions.drain()
+        let listener = listener
+        let sessions = sessions
+        let grace = configuration.shutdownGrace
+        let logger = logger
+        Task {
+            await listener.close()
+            try? await Task.sleep(for: grace)
+            let left = sessions.active
+            if left > 0 {
+                logger.warning("shutdown grace over; closing the sessions left", metadata: ["sessions": "\(left)"])
+                sessions.closeAll()
+            }
+        }
+    }
+
     static let tooManyConnections = SMTPReply(421, "4.3.2", "Too many connections, try again later")
 
     /// Refusing costs a write and a close, so a connection flood cannot exhaust memory.
-    private static func refuse(_ connection: SMTPServerConnection, logger: Logger, limit: Int) async {
-        logger.warning("client connection refused: connection limit reached", metadata: ["max_connections": "\(limit)"])
+    private static func refuse(_ connection: SMTPServerConnection, logger: Logger, limit: Int, draining: Bool) async {
+        if draining {
+            logger.info("client connection refused: shutting down")
+        } else {
+            logger.warning("client connection refused: connection limit reached", metadata: ["max_connections": "\(limit)"])
+        }
         try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(tooManyConnections)
+            try await outbound.write(draining ? SessionRegistry.goodbye : tooManyConnections)
         }
     }
 }
 
-/// Client sessions in progress, against the configured ceiling.
-final class SessionCounter: Sendable {
-    private let count = NIOLockedValueBox(0)
+/// A session's line to the registry.
+struct SessionDrain: Sendable {
+    let registry: SessionRegistry
+    let id: UInt64
 
-    var active: Int { count.withLockedValue { $0 } }
-
-    func enter(limit: Int) -> Bool {
-        count.withLockedValue { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func leave() {
-        count.withLockedValue { $0 -= 1 }
+    /// Reports whether the session is between transactions; true means say goodbye now.
+    func update(betweenTransactions: Bool) -> Bool {
+        registry.update(id, betweenTransactions: betweenTransactions)
     }
 }
 

@@ -51,7 +51,10 @@ struct RelaySession {
     private var transactionStart: ContinuousClock.Instant?
     private var recipientCount = 0
 
-    init(accounts: RelayAccounts, configuration: RelaySessionConfiguration, logger: Logger) {
+    private let drain: SessionDrain?
+
+    init(accounts: RelayAccounts, configuration: RelaySessionConfiguration, logger: Logger, drain: SessionDrain? = nil) {
+        self.drain = drain
         self.accounts = accounts
         self.configuration = configuration
         self.logger = logger
@@ -70,6 +73,11 @@ struct RelaySession {
                         if try await handle(frames[index], outbound, endOfDataFollows: endsNext) == .close { break session }
                     }
                     try await flush(outbound)
+                    if let drain, drain.update(betweenTransactions: !machine.isInTransaction && body == nil) {
+                        // Shutting down: a session that just finished its transaction leaves now.
+                        try await outbound.write(SessionRegistry.goodbye)
+                        break session
+                    }
                 }
             }
         } catch {

@@ -1,6 +1,13 @@
 import NIOCore
 import SMTPCore
 
+/// Asks a server connection to say `reply` and close if it is the client's turn and the
+/// client has sent nothing unanswered; ignored otherwise. Used to drain idle sessions.
+public struct SMTPServerDrainEvent: Sendable {
+    public var reply: SMTPReply
+    public init(reply: SMTPReply) { self.reply = reply }
+}
+
 /// Server-side framing: bytes in, batches of `SMTPServerFrame` out; `SMTPReply` in, bytes out.
 ///
 /// One inbound message is everything that could be framed from the bytes at hand, so the
@@ -53,6 +60,17 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
         _ = deliver(context: context)
     }
 
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let drain = event as? SMTPServerDrainEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // Only a client whose turn it is, with nothing sent we have not answered, can be told
+        // goodbye without losing a reply; anyone else is left to the session.
+        guard framer.isAwaitingClient, framer.bufferedBytes == 0, context.channel.isActive else { return }
+        closeWith(drain.reply, context: context)
+    }
+
     private func armIdleTimer(context: ChannelHandlerContext) {
         guard let idleTimeout else { return }
         idleTimer?.cancel()
@@ -67,8 +85,12 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
         idleTimer = nil
         // While the session still owes a reply, the silence is ours, not the client's.
         guard framer.isAwaitingClient, context.channel.isActive else { return }
+        closeWith(SMTPReply(421, "4.4.2", "Idle timeout, closing connection"), context: context)
+    }
+
+    private func closeWith(_ reply: SMTPReply, context: ChannelHandlerContext) {
         var buffer = context.channel.allocator.buffer(capacity: 64)
-        SMTPReply(421, "4.4.2", "Idle timeout, closing connection").write(into: &buffer)
+        reply.write(into: &buffer)
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
             boundContext.value.close(promise: nil)

@@ -32,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Client connections served at once; more are answered 421 4.3.2 and closed.")
     var maxConnections = 10_000
 
+    @Option(help: "Seconds transactions in flight get to finish after SIGTERM; keep it below the pod's terminationGracePeriodSeconds.")
+    var shutdownGrace = 25
+
     @Option(help: "Name in the greeting and in EHLO to providers.")
     var hostname = "localhost"
 
@@ -51,6 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxMessageSize > 0 else { throw StartupFailure.configuration("--max-message-size: must be positive") }
         guard idleTimeout > 0 else { throw StartupFailure.configuration("--idle-timeout: must be positive") }
         guard maxConnections > 0 else { throw StartupFailure.configuration("--max-connections: must be positive") }
+        guard shutdownGrace >= 0 else { throw StartupFailure.configuration("--shutdown-grace: must not be negative") }
         let directory: AccountDirectory
         do {
             directory = try AccountsConfigLoader.load(contentsOf: config)
@@ -62,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.port = port
         settings.server.idleTimeout = .seconds(Int64(idleTimeout))
         settings.server.maxConnections = maxConnections
+        settings.server.shutdownGrace = .seconds(shutdownGrace)
         settings.server.session.dryRun = dryRun
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname
@@ -75,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (directory, settings) = try validatedSettings()
         let logger = logging.bootstrap()
         let runtime = try await startRuntime(settings, directory: directory, logger: logger)
-        try await ServiceRunner.run([runtime.server], logger: logger)
+        try await ServiceRunner.run([runtime.server], shutdownGrace: settings.server.shutdownGrace, logger: logger)
         await runtime.shutdown()
     }
 }

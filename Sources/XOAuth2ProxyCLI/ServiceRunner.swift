@@ -3,16 +3,17 @@ import ServiceLifecycle
 
 enum ServiceRunner {
     /// Kubernetes' default termination grace is 30 s; stopping inside 25 s leaves margin.
-    static let maximumGracefulShutdown: Duration = .seconds(25)
+    static let defaultShutdownGrace: Duration = .seconds(25)
 
     /// Runs the services until SIGTERM / SIGINT. They stop in reverse order, so list the SMTP
-    /// listener last: it stops first and its sessions drain while the rest still run.
-    static func run(_ services: [any Service], logger: Logger) async throws {
+    /// listener last: it stops first and its sessions drain while the rest still run. The
+    /// listener cuts its own sessions at `shutdownGrace`; the group's limit is a backstop.
+    static func run(_ services: [any Service], shutdownGrace: Duration = defaultShutdownGrace, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        configuration.maximumGracefulShutdownDuration = maximumGracefulShutdown
+        configuration.maximumGracefulShutdownDuration = shutdownGrace + .seconds(5)
         try await ServiceGroup(configuration: configuration).run()
     }
 }

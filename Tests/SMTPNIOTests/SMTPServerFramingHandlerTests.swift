@@ -28,6 +28,25 @@ import Testing
         _ = try channel.finish()
     }
 
+    @Test func drainEventSaysGoodbyeOnlyWhenItIsTheClientsTurnWithNothingUnanswered() throws {
+        let goodbye = SMTPServerDrainEvent(reply: SMTPReply(421, "4.3.2", "Service shutting down"))
+        let idle = try makeChannel()
+        try idle.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 25)).wait()
+        idle.pipeline.fireUserInboundEventTriggered(goodbye)
+        #expect(try idle.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "421 4.3.2 Service shutting down\r\n")
+        #expect(!idle.isActive)
+
+        // DATA is waiting for its reply: the session still owes one, so the event is ignored.
+        let busy = try makeChannel()
+        try busy.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 25)).wait()
+        try busy.writeInbound(ByteBuffer(string: "DATA\r\n"))
+        _ = try readFrames(busy)
+        busy.pipeline.fireUserInboundEventTriggered(goodbye)
+        #expect(try busy.readOutbound(as: ByteBuffer.self) == nil)
+        #expect(busy.isActive)
+        _ = try busy.finish()
+    }
+
     @Test func bodyIsFramedOnlyAfterThe354GoesOut() throws {
         let channel = try makeChannel()
         try channel.writeInbound(ByteBuffer(string: "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n"))
