@@ -33,6 +33,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Accounts", dependencies: []),
+        // Files under --state-dir: rotated refresh tokens and daily counters, written atomically.
+        .target(name: "StateStore", dependencies: []),
         // Pure limiters: rolling quotas, circuit breakers, backoff, concurrency; injected clock.
         .target(name: "Resilience", dependencies: [
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -46,7 +48,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Relay", dependencies: [
-            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2", "Resilience",
+            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2", "Resilience", "StateStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -94,6 +96,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "ResilienceTests", dependencies: [
             "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),

@@ -31,9 +31,14 @@ public final class TokenCache: Sendable {
     private let now: @Sendable () -> ContinuousClock.Instant
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
+    private let onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)?
 
+    /// - Parameter onRotation: called (outside any lock) when a refresh returned a new refresh
+    ///   token, so it can be persisted; Microsoft rotates on every refresh.
     public init(grant: RefreshTokenGrant, configuration: Configuration = .init(),
-                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger) {
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger,
+                onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)? = nil) {
+        self.onRotation = onRotation
         self.grant = grant
         self.configuration = configuration
         self.now = now
@@ -151,6 +156,7 @@ public final class TokenCache: Sendable {
     private func complete(_ launch: Launch, result: Result<(token: AccessToken, newRefreshToken: String?), TokenError>, logger: Logger) {
         let now = self.now()
         let margin = configuration.expiryMargin
+        var rotatedTo: String?
         let flight: Flight? = state.withLockedValue { state in
             guard let flight = state.flights.removeValue(forKey: launch.flightID) else { return nil }
             // Only the account's current flight may change it: after `setCredentials` with new values or
@@ -162,6 +168,7 @@ public final class TokenCache: Sendable {
                 account.cached = CachedToken(token: fetched.token, startedAt: launch.startedAt, margin: margin)
                 if let rotated = fetched.newRefreshToken, rotated != account.current.refreshToken {
                     account.current.refreshToken = rotated
+                    rotatedTo = rotated
                 }
             case .failure(let error):
                 if case .credentialsRejected = error {
@@ -172,6 +179,7 @@ public final class TokenCache: Sendable {
             state.accounts[flight.key] = account
             return flight
         }
+        if let rotatedTo { onRotation?(launch.key, rotatedTo) }
         guard let flight else { return }
         switch result {
         case .success(let fetched):

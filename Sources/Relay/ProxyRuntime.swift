@@ -3,7 +3,9 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import OAuth2
+import NIOPosix
 import Resilience
+import StateStore
 import SMTPNIO
 
 /// Everything `serve` wires together, in one place so tests run exactly what the binary runs:
@@ -23,6 +25,8 @@ public final class ProxyRuntime: Sendable {
         /// Connections are retired this long before the token they authenticated with expires.
         public var upstreamTokenExpirySafety: Duration = .seconds(60)
         public var resilience = ResilienceSettings()
+        /// Where rotated refresh tokens are kept (`--state-dir`); nil keeps them in memory only.
+        public var stateDirectory: String?
         public init() {}
     }
 
@@ -53,27 +57,49 @@ public final class ProxyRuntime: Sendable {
                                                        onTransition: Self.logTransition(kind: "token endpoint", logger: logger))
             let hostBreakers = CircuitBreakerRegistry(configuration: resilience.hostBreaker, clock: resilience.clock,
                                                       onTransition: Self.logTransition(kind: "upstream host", logger: logger))
+            let refreshTokens = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
             let tokens = TokenCache(
                 grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
                                          configuration: .init(requestTimeout: configuration.tokenRequestTimeout),
                                          breakers: tokenBreakers),
                 configuration: cacheConfiguration,
-                logger: logger)
+                logger: logger,
+                onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) })
             let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,
                                               heloName: configuration.heloName, hostBreakers: hostBreakers, logger: logger)
-            let accounts = try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector,
-                                             resilience: resilience) { pool in
-                var pool = pool
-                pool.acquireTimeout = configuration.poolAcquireTimeout
-                pool.idleTimeout = configuration.upstreamIdleTimeout
-                pool.tokenExpirySafety = configuration.upstreamTokenExpirySafety
-                return pool
+            // Reads CA and state files: off the event loop.
+            let accounts = try await NIOThreadPool.singleton.runIfActive {
+                try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector,
+                                  resilience: resilience, refreshTokens: refreshTokens) { pool in
+                    var pool = pool
+                    pool.acquireTimeout = configuration.poolAcquireTimeout
+                    pool.idleTimeout = configuration.upstreamIdleTimeout
+                    pool.tokenExpirySafety = configuration.upstreamTokenExpirySafety
+                    return pool
+                }
             }
             let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group, logger: logger)
             return ProxyRuntime(server: server, tokens: tokens, httpClient: httpClient)
         } catch {
             try? await httpClient.shutdown()
             throw error
+        }
+    }
+
+    /// Without a state directory, an account whose provider rotates refresh tokens loses the
+    /// rotated one at every restart and depends on the old one still being accepted.
+    private static func openStateDirectory(_ path: String?, directory: AccountDirectory, logger: Logger) async throws -> RefreshTokenPersistence? {
+        guard let path else {
+            for account in directory.accounts where account.provider == .outlook {
+                logger.warning("no --state-dir: refresh tokens Microsoft rotates are kept in memory only and lost on restart",
+                               metadata: ["account_id": "\(account.accountID)"])
+            }
+            return nil
+        }
+        do {
+            return try await NIOThreadPool.singleton.runIfActive { try RefreshTokenPersistence(directory: path, logger: logger) }
+        } catch let error as StateError {
+            throw ConfigError(source: "--state-dir", message: error.description)
         }
     }
 

@@ -44,8 +44,9 @@ public final class RelayAccounts: Sendable {
 
     /// Resolves endpoints (reads CA files) and registers credentials with the token cache.
     /// A CA file that is not usable PEM is a `ConfigError` naming the account.
-    public init(directory: AccountDirectory, tls: UpstreamTLSContexts, connector: UpstreamConnector,
+    init(directory: AccountDirectory, tls: UpstreamTLSContexts, connector: UpstreamConnector,
                 resilience: ResilienceSettings = .init(),
+                refreshTokens: RefreshTokenPersistence? = nil,
                 poolTimings: (AccountPool.Configuration) -> AccountPool.Configuration = { $0 }) throws {
         var byEmail: [String: RelayAccount] = [:]
         for (index, account) in directory.accounts.enumerated() {
@@ -58,7 +59,7 @@ public final class RelayAccounts: Sendable {
             }
             connector.tokens.setCredentials(
                 OAuth2Credentials(tokenURL: account.tokenURL, clientID: account.clientID, clientSecret: account.clientSecret,
-                                  refreshToken: account.refreshToken, scope: account.scope),
+                                  refreshToken: refreshTokens?.resolve(account) ?? account.refreshToken, scope: account.scope),
                 forKey: account.accountID)
             let configuration = poolTimings(AccountPool.Configuration(
                 maxConnections: account.maxConnections, maxMessagesPerConnection: account.maxMessagesPerConnection))

@@ -32,6 +32,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Client connections served at once; more are answered 421 4.3.2 and closed.")
     var maxConnections = 10_000
 
+    @Option(help: "Directory for rotated refresh tokens (an emptyDir or PVC in Kubernetes); without it they live in memory only.")
+    var stateDir: String?
+
     @Option(help: "Seconds transactions in flight get to finish after SIGTERM; keep it below the pod's terminationGracePeriodSeconds.")
     var shutdownGrace = 25
 
@@ -67,6 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.idleTimeout = .seconds(Int64(idleTimeout))
         settings.server.maxConnections = maxConnections
         settings.server.shutdownGrace = .seconds(shutdownGrace)
+        settings.stateDirectory = stateDir
         settings.server.session.dryRun = dryRun
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname

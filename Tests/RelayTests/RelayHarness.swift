@@ -19,13 +19,19 @@ final class RelayHarness: Sendable {
     let sandbox: SandboxProvider
     let runtime: ProxyRuntime
     let accounts: [TestAccount]
+    /// What the runtime was started with, to start another against the same sandbox.
+    let directory: AccountDirectory
+    let settings: ProxyRuntime.Configuration
     let workDirectory: String
     private let tasks: [Task<Void, any Error>]
 
     var port: Int { runtime.server.port }
     var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
-    private init(sandbox: SandboxProvider, runtime: ProxyRuntime, accounts: [TestAccount], workDirectory: String, tasks: [Task<Void, any Error>]) {
+    private init(sandbox: SandboxProvider, runtime: ProxyRuntime, accounts: [TestAccount], directory: AccountDirectory,
+                 settings: ProxyRuntime.Configuration, workDirectory: String, tasks: [Task<Void, any Error>]) {
+        self.directory = directory
+        self.settings = settings
         self.sandbox = sandbox
         self.runtime = runtime
         self.accounts = accounts
@@ -69,12 +75,14 @@ final class RelayHarness: Sendable {
         settings.server.port = 0
         settings.poolAcquireTimeout = .seconds(10)
         configure(&settings)
-        let runtime = try await ProxyRuntime.start(settings, directory: try AccountDirectory(accounts: accounts), group: group, logger: logger)
+        let directory = try AccountDirectory(accounts: accounts)
+        let runtime = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
         let tasks = [
             Task { try await sandbox.run() },
             Task { try await runtime.server.run() },
         ]
-        return RelayHarness(sandbox: sandbox, runtime: runtime, accounts: testAccounts, workDirectory: workDirectory, tasks: tasks)
+        return RelayHarness(sandbox: sandbox, runtime: runtime, accounts: testAccounts, directory: directory, settings: settings,
+                            workDirectory: workDirectory, tasks: tasks)
     }
 
     func stop() async {

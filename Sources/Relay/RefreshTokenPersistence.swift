@@ -1,0 +1,57 @@
+import Accounts
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import StateStore
+
+/// Keeps rotated refresh tokens under `--state-dir`, because the mounted Secret is read-only
+/// and Microsoft invalidates the old refresh token on every refresh. The mounted token wins
+/// as soon as it changes: that is how operators rotate by hand.
+final class RefreshTokenPersistence: Sendable {
+    private struct Mounted: Sendable {
+        var email: String
+        var refreshToken: String
+    }
+
+    private let store: RefreshTokenStore
+    private let mounted = NIOLockedValueBox<[String: Mounted]>([:])
+    private let logger: Logger
+
+    /// Blocking: creates the directory if needed.
+    init(directory: String, logger: Logger) throws(StateError) {
+        let stateDirectory = try StateDirectory(path: directory)
+        self.store = RefreshTokenStore(directory: stateDirectory) { file, reason in
+            logger.warning("ignoring unreadable state file", metadata: ["file": "\(directory)/\(file)", "reason": "\(reason)"])
+        }
+        self.logger = logger
+    }
+
+    /// The refresh token to start from: the persisted descendant of the mounted one, or the
+    /// mounted one. Blocking (reads a file); call it off the event loop.
+    func resolve(_ account: Account) -> String {
+        mounted.withLockedValue { $0[account.accountID] = Mounted(email: account.email, refreshToken: account.refreshToken) }
+        return store.resolve(email: account.email, mounted: account.refreshToken)
+    }
+
+    func forget(accountID: String) {
+        _ = mounted.withLockedValue { $0.removeValue(forKey: accountID) }
+    }
+
+    /// Saves on the blocking-IO pool; a failure is logged and the token stays in memory.
+    func rotated(accountID: String, refreshToken: String) {
+        guard let origin = mounted.withLockedValue({ $0[accountID] }) else { return }
+        let store = store
+        let logger = logger
+        NIOThreadPool.singleton.submit { state in
+            guard case .active = state else { return }
+            do {
+                try store.save(email: origin.email, refreshToken: refreshToken, mounted: origin.refreshToken)
+                logger.debug("rotated refresh token saved", metadata: ["account_id": "\(accountID)"])
+            } catch {
+                logger.error("cannot save the rotated refresh token; it is kept in memory only", metadata: [
+                    "account_id": "\(accountID)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import NIOPosix
+import Relay
+import Sandbox
+import SMTPCore
+import Testing
+
+/// Rotated refresh tokens outlive a restart when --state-dir is set.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct RotatedRefreshTokenTests {
+    @Test func aRestartedProxyUsesTheRotatedRefreshTokenFromTheStateDirectory() async throws {
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+        let harness = try await RelayHarness.start { $0.stateDirectory = stateDirectory }
+        harness.sandbox.issuer.rotateRefreshTokens = true
+        let client = try await harness.client()
+        #expect(try await client.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)
+        await client.quit()
+        // The provider has now forgotten the mounted refresh token; only the saved one works.
+        let saved = try #require(harness.sandbox.issuer.currentRefreshToken(email: harness.accounts[0].email))
+        #expect(saved != harness.accounts[0].refreshToken)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
+            if files.contains(where: { $0.hasPrefix("refresh-token") || !$0.hasPrefix(".") }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: stateDirectory)
+        #expect(files.count == 1)
+        #expect(files.allSatisfy { !$0.contains("user0") && !$0.contains("example") })
+        let content = try String(contentsOfFile: stateDirectory + "/" + files[0], encoding: .utf8)
+        #expect(!content.contains(harness.accounts[0].refreshToken))
+
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var settings = harness.settings
+        settings.server.port = 0
+        let restarted = try await ProxyRuntime.start(settings, directory: harness.directory, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let serving = Task { try await restarted.server.run() }
+        let second = try await TestSMTPClient.connect(port: restarted.server.port, group: MultiThreadedEventLoopGroup.singleton)
+        #expect(try await second.login(harness.accounts[0].email, harness.accounts[0].password).code == 235)
+        #expect(try await second.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)
+        await second.quit()
+        await restarted.server.close()
+        _ = await serving.result
+        await restarted.shutdown()
+        await harness.stop()
+    }
+}
