@@ -56,7 +56,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // libsystemd's journald and sd_notify entry points, resolved with dlopen at run time so
+        // the binary builds and runs where libsystemd is absent.
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
         .target(name: "Ops", dependencies: [
+            "CSystemd",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),

@@ -11,7 +11,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
 }
 
 public enum LoggingSetup {
-    /// Installs the process-wide handler once; later calls are ignored by swift-log.
+    /// Installs the process-wide handler. swift-log traps on a second bootstrap: call it once.
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label, format: format)

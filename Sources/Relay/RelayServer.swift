@@ -26,6 +26,7 @@ public final class RelayServer: Service, Sendable {
     private let listener: SMTPListener
     private let logger: Logger
     private let sessions = SessionRegistry()
+    private let shutdownHooks = NIOLockedValueBox<[@Sendable () -> Void]>([])
 
     public var port: Int { listener.port }
     /// Client sessions open now.
@@ -94,6 +95,7 @@ public final class RelayServer: Service, Sendable {
     /// transactions end, and cuts what is left after `shutdownGrace`. `run` returns when the
     /// last session is gone.
     public func beginShutdown() {
+        for hook in shutdownHooks.withLockedValue({ $0 }) { hook() }
         logger.info("SMTP listener closing; draining sessions", metadata: [
             "sessions": "\(sessions.active)", "grace_s": "\(configuration.shutdownGrace.components.seconds)",
         ])
@@ -111,6 +113,11 @@ public final class RelayServer: Service, Sendable {
                 sessions.closeAll()
             }
         }
+    }
+
+    /// Runs when shutdown begins (readiness, sd_notify STOPPING=1).
+    public func onShutdown(_ hook: @escaping @Sendable () -> Void) {
+        shutdownHooks.withLockedValue { $0.append(hook) }
     }
 
     static let tooManyConnections = SMTPReply(421, "4.3.2", "Too many connections, try again later")

@@ -1,8 +1,10 @@
+import Foundation
 import Accounts
 import ArgumentParser
 import Logging
 import NIOCore
 import NIOPosix
+import Ops
 import Relay
 import ServiceLifecycle
 
@@ -84,7 +86,14 @@ struct ServeCommand: AsyncParsableCommand {
         let (directory, settings) = try validatedSettings()
         let logger = logging.bootstrap()
         let runtime = try await startRuntime(settings, directory: directory, logger: logger)
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        if let notifier {
+            runtime.server.onShutdown { notifier.stopping() }
+            notifier.ready()
+        }
+        let watchdog = notifier.map { notifier in Task { await runWatchdog(notifier: notifier) } }
         try await ServiceRunner.run([runtime.server], shutdownGrace: settings.server.shutdownGrace, logger: logger)
+        watchdog?.cancel()
         await runtime.shutdown()
     }
 }
