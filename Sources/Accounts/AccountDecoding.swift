@@ -2,7 +2,11 @@
 /// Checks run in the order a person fixing the file would want: unknown (misspelt) fields
 /// first, then identity, then credentials, then endpoints.
 enum AccountDecoding {
-    static func decode(_ value: JSONValue, index: Int, source: String, baseDirectory: String?) throws(ConfigError) -> Account {
+    /// `index` is nil for an account that is a document of its own. Files read along the way
+    /// (`{"file": …}` values, `tls_ca_file`) are recorded in `log`.
+    static func decode(
+        _ value: JSONValue, index: Int?, source: String, baseDirectory: String?, log: inout ReadLog
+    ) throws(ConfigError) -> Account {
         guard case .object(let members) = value else {
             throw ConfigError(source: source, index: index, message: "must be a JSON object, got \(value.typeName)")
         }
@@ -13,6 +17,12 @@ enum AccountDecoding {
             let hint = AccountField.suggestion(for: unknown).map { " (did you mean \"\($0.rawValue)\"?)" } ?? ""
             throw reader.error(rawField: unknown, "unknown field\(hint)")
         }
+
+        // From here on every field holds its value, wherever the value was kept; the label is
+        // worked out again because email or account_id may have come from a file.
+        let resolved = try FileReference.resolve(members, reader: reader, baseDirectory: baseDirectory, log: &log)
+        reader = AccountFieldReader(members: resolved, source: source, index: index)
+        reader.accountID = provisionalAccountID(reader)
 
         let explicitID = try reader.optionalString(.accountID)
         if let explicitID, let problem = AccountValidation.accountIDProblem(explicitID) {
@@ -53,7 +63,7 @@ enum AccountDecoding {
         var tlsCAFile: String?
         if let rawPath = try reader.optionalString(.tlsCAFile) {
             let path = CAFileCheck.resolve(rawPath, baseDirectory: baseDirectory)
-            if let problem = CAFileCheck.problem(atPath: path) { throw reader.error(.tlsCAFile, problem) }
+            if let problem = CAFileCheck.problem(atPath: path, log: &log) { throw reader.error(.tlsCAFile, problem) }
             tlsCAFile = path
         }
 
@@ -75,7 +85,7 @@ enum AccountDecoding {
     /// The identity errors are labelled with before the identity fields themselves have been
     /// checked: a valid `account_id`, else (only when none is given) a valid email. An
     /// invalid value is never used as a label, which keeps junk out of the message.
-    private static func provisionalAccountID(_ reader: AccountFieldReader) -> String? {
+    static func provisionalAccountID(_ reader: AccountFieldReader) -> String? {
         switch reader.members[AccountField.accountID.rawValue] {
         case .string(let id)?:
             return !id.isEmpty && AccountValidation.accountIDProblem(id) == nil ? id : nil

@@ -23,6 +23,18 @@ enum AccountField: String, CaseIterable, Sendable {
     case maxRecipientsPerDay = "max_recipients_per_day"
     case maxConcurrentMessages = "max_concurrent_messages"
 
+    /// Integer fields get their value from a file or an environment variable as text, which
+    /// is then held to the same whole-number rule as a JSON literal.
+    var isInteger: Bool {
+        switch self {
+        case .smtpPort, .maxConnections, .maxMessagesPerConnection, .maxMessagesPerMinute, .maxMessagesPerHour,
+             .maxMessagesPerDay, .maxRecipientsPerDay, .maxConcurrentMessages:
+            true
+        default:
+            false
+        }
+    }
+
     /// The closest known name to a misspelt one, for a "did you mean" hint. Only suggests
     /// when the spelling is close enough that the suggestion is probably right.
     static func suggestion(for unknown: String) -> AccountField? {
@@ -69,11 +81,12 @@ struct AccountFieldReader {
     /// Keys in document order, so the first unknown field reported is the first one written.
     let orderedKeys: [String]
     let source: String
-    let index: Int
+    /// Nil for an account that is a whole document on its own (one file per account).
+    let index: Int?
     /// Best-known identity of the account for error messages; refined once validated.
     var accountID: String?
 
-    init(members: [JSONMember], source: String, index: Int) {
+    init(members: [JSONMember], source: String, index: Int?) {
         // The parser already rejected duplicate keys, so this cannot drop anything.
         self.members = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
         self.orderedKeys = members.map(\.key)
@@ -103,7 +116,7 @@ struct AccountFieldReader {
             }
             return value
         case let other?:
-            throw error(field, "must be a string, got \(other.typeName)")
+            throw error(field, "must be a string, got \(other.typeName)\(Self.fileReferenceHint(other))")
         }
     }
 
@@ -115,8 +128,14 @@ struct AccountFieldReader {
             guard !value.isEmpty else { throw error(field, "must not be empty") }
             return value
         case let other?:
-            throw error(field, "must be a string, got \(other.typeName)")
+            throw error(field, "must be a string, got \(other.typeName)\(Self.fileReferenceHint(other))")
         }
+    }
+
+    /// An object where a value belongs is most likely a file reference written wrongly.
+    private static func fileReferenceHint(_ value: JSONValue) -> String {
+        guard case .object = value else { return "" }
+        return " (to read the value from a file, write {\"\(FileReference.key)\": \"/path\"})"
     }
 
     /// Integers only: a string "587", a float 587.5 (or even 587.0) and a boolean are all
@@ -136,7 +155,7 @@ struct AccountFieldReader {
             }
             return value
         case let other?:
-            throw error(field, "\(expectation), got \(other.typeName)")
+            throw error(field, "\(expectation), got \(other.typeName)\(Self.fileReferenceHint(other))")
         }
     }
 

@@ -15,13 +15,15 @@ enum CAFileCheck {
 
     /// The path itself is not secret and is quoted so a surprising relative resolution is
     /// visible in the message.
-    static func problem(atPath path: String) -> String? {
+    /// Records what was read, so a replaced CA bundle changes the load's fingerprint.
+    static func problem(atPath path: String, log: inout ReadLog) -> String? {
         let prefix: [UInt8]
         do throws(FileReading.Failure) {
             prefix = try FileReading.readPrefix(path: path, count: inspectedPrefix)
         } catch {
             return "cannot read \(quotedForMessage(path, limit: 512)): \(error.reason)"
         }
+        log.file(path, bytes: prefix)
         guard contains(prefix, pemCertificateMarker) else {
             return "\(quotedForMessage(path, limit: 512)) does not contain a PEM certificate (\"-----BEGIN CERTIFICATE-----\")"
         }

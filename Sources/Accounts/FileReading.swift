@@ -48,6 +48,60 @@ enum FileReading {
         return result
     }
 
+    /// What `lstat` says a directory entry is; symlinks are not followed.
+    enum EntryKind: Sendable, Equatable {
+        case regularFile
+        case symbolicLink
+        case directory
+        case other
+    }
+
+    /// The names in a directory, "." and ".." excluded, in no particular order.
+    static func entryNames(inDirectory path: String) throws(Failure) -> [String] {
+        guard let stream = opendir(path) else { throw Failure(reason: currentErrnoDescription()) }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 { throw Failure(reason: currentErrnoDescription()) }
+                break
+            }
+            let name = withUnsafePointer(to: entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: tuple.pointee)) {
+                    String(cString: $0)
+                }
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func entryKind(atPath path: String) throws(Failure) -> EntryKind {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw Failure(reason: currentErrnoDescription()) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .regularFile
+        case S_IFLNK: return .symbolicLink
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+
+    /// Whether the path, symlinks followed, names something that exists.
+    static func exists(atPath path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    /// A symlink's target as stored in the link (not resolved).
+    static func symbolicLinkTarget(atPath path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let length = readlink(path, &buffer, buffer.count - 1)
+        guard length >= 0 else { return nil }
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func currentErrnoDescription() -> String {
         String(cString: strerror(errno))
     }

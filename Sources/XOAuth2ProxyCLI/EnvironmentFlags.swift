@@ -1,3 +1,4 @@
+import Accounts
 import ArgumentParser
 import Foundation
 
@@ -28,6 +29,9 @@ enum EnvironmentFlags {
         if arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) { return arguments }
         var result = arguments
         for option in options(of: command) {
+            // These names belong to the account sources (a JSON document, one account's fields),
+            // not to options such as bench's `--accounts FILE`.
+            if option.variable.hasPrefix(AccountSourceLoader.accountVariablePrefix) || option.variable.hasPrefix(AccountSourceLoader.accountsVariable) { continue }
             guard let value = environment[option.variable] else { continue }
             let given = arguments.contains { $0 == "--\(option.name)" || $0.hasPrefix("--\(option.name)=") }
             if given { continue }

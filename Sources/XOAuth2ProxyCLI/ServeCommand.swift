@@ -16,6 +16,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Accounts file (JSON).")
     var config: String?
 
+    @Option(help: "Directory of account files, e.g. a mounted Kubernetes Secret: every *.json in it holds one account or a list.")
+    var accountsDir: String?
+
     @Option(help: "Address to listen on. Keep it on loopback: apps reach the proxy on localhost.")
     var host = "127.0.0.1"
 
@@ -49,10 +52,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LoggingOptions
 
+    /// Every source of accounts this invocation names; they combine.
+    var accountSources: AccountSources {
+        AccountSources(configFile: config, accountsDirectory: accountsDir, environment: ProcessInfo.processInfo.environment)
+    }
+
     func validatedSettings() throws -> (AccountDirectory, ProxyRuntime.Configuration) {
-        guard let config else {
-            throw StartupFailure.configuration("no accounts: pass --config FILE (or set XOAUTH2_PROXY_CONFIG)")
-        }
         guard (0...65535).contains(port) else {
             throw StartupFailure.configuration("--port: \(port) is not a port number (0-65535)")
         }
@@ -62,7 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard shutdownGrace >= 0 else { throw StartupFailure.configuration("--shutdown-grace: must not be negative") }
         let directory: AccountDirectory
         do {
-            directory = try AccountsConfigLoader.load(contentsOf: config)
+            directory = try AccountSourceLoader.load(accountSources).directory
         } catch {
             throw StartupFailure.configuration(error.description)
         }

@@ -141,4 +141,22 @@ enum Binary {
             #expect(throws: StartupFailure.self) { try ServeCommand.parse(["--config", path] + bad).validatedSettings() }
         }
     }
+
+    @Test func accountsComeFromADirectoryAndFromEnvironmentVariables() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("accounts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try #"{"email": "dir@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#
+            .write(toFile: directory + "/sales.json", atomically: true, encoding: .utf8)
+        let (accounts, _) = try ServeCommand.parse(["--accounts-dir", directory]).validatedSettings()
+        #expect(accounts.accounts.map(\.email) == ["dir@example.com"])
+
+        let missing = try Binary.run(["--port", "0"], environment: [
+            "XOAUTH2_PROXY_ACCOUNT_EMAIL": "env@example.com", "XOAUTH2_PROXY_ACCOUNT_PROVIDER": "gmail",
+            "XOAUTH2_PROXY_ACCOUNT_CLIENT_SECRET": "env-secret-value", "XOAUTH2_PROXY_ACCOUNT_REFRESH_TOKEN": "env-refresh-value",
+        ])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("XOAUTH2_PROXY_ACCOUNT_CLIENT_ID"))
+        #expect(!missing.stderr.contains("env-secret-value") && !missing.stderr.contains("env-refresh-value"))
+    }
 }
