@@ -55,6 +55,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // libsystemd's journald and sd_notify entry points, resolved with dlopen at run time so
         // the binary builds and runs where libsystemd is absent.
@@ -99,7 +100,9 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
-        .testTarget(name: "AccountsTests", dependencies: ["Accounts"]),
+        // Helpers shared by test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "ResilienceTests", dependencies: [
             "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -120,7 +123,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI", "TestSupport",
         ]),
     ]
 )

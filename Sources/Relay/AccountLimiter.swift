@@ -20,16 +20,31 @@ final class AccountLimiter: Sendable {
     /// Opens after repeated AUTH refusals with fresh tokens.
     let credentials: CircuitBreaker
     private let settings: ResilienceSettings
-    private let pausedUntil = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
+    private let pausedUntil: NIOLockedValueBox<ContinuousClock.Instant?>
 
-    init(account: Account, settings: ResilienceSettings, logger: Logger) {
+    /// `previous`: the same account before a reload. Its counts carry over; its concurrency
+    /// slots too unless the limit changed; its credentials verdict only if the credentials did not.
+    init(account: Account, settings: ResilienceSettings, logger: Logger, previous: (limiter: AccountLimiter, credentialsChanged: Bool)? = nil) {
         let limits = account.limits
-        quota = AccountQuota(
-            limits: QuotaLimits(messagesPerMinute: limits.messagesPerMinute, messagesPerHour: limits.messagesPerHour,
-                                messagesPerDay: limits.messagesPerDay, recipientsPerDay: limits.recipientsPerDay),
-            clock: settings.clock)
-        concurrency = ConcurrencyLimiter(limit: limits.concurrentMessages)
-        slowDown = BackoffGate(backoff: settings.slowDownBackoff, clock: settings.clock)
+        let quotaLimits = QuotaLimits(messagesPerMinute: limits.messagesPerMinute, messagesPerHour: limits.messagesPerHour,
+                                      messagesPerDay: limits.messagesPerDay, recipientsPerDay: limits.recipientsPerDay)
+        if let previous {
+            quota = AccountQuota(limits: quotaLimits, clock: settings.clock, sharingCountsWith: previous.limiter.quota)
+            let sameLimit = previous.limiter.concurrency.limit == max(0, limits.concurrentMessages)
+            concurrency = sameLimit ? previous.limiter.concurrency : ConcurrencyLimiter(limit: limits.concurrentMessages)
+            slowDown = previous.limiter.slowDown
+            pausedUntil = previous.limiter.pausedUntil
+        } else {
+            quota = AccountQuota(limits: quotaLimits, clock: settings.clock)
+            concurrency = ConcurrencyLimiter(limit: limits.concurrentMessages)
+            slowDown = BackoffGate(backoff: settings.slowDownBackoff, clock: settings.clock)
+            pausedUntil = NIOLockedValueBox(nil)
+        }
+        if let previous, !previous.credentialsChanged {
+            credentials = previous.limiter.credentials
+            self.settings = settings
+            return
+        }
         credentials = CircuitBreaker(name: "credentials:\(account.accountID)", configuration: settings.credentialsBreaker,
                                      clock: settings.clock) { transition in
             logger.log(level: transition.to == .open ? .error : .notice, "account credentials breaker \(transition.to.rawValue)", metadata: [

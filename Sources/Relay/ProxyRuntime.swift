@@ -116,6 +116,16 @@ public final class ProxyRuntime: Sendable {
         }
     }
 
+    /// Applies a new set of accounts while serving: validated whole first (a bad CA file
+    /// changes nothing), then swapped; pools of changed or removed accounts retire in the
+    /// background.
+    public func reload(_ directory: AccountDirectory) async throws -> AccountChanges {
+        let accounts = server.accounts
+        let (changes, retired) = try await NIOThreadPool.singleton.runIfActive { try accounts.replace(with: directory) }
+        for pool in retired { Task { await pool.retire() } }
+        return changes
+    }
+
     /// After the server's `run` returned.
     public func shutdown() async {
         try? await httpClient.shutdown()

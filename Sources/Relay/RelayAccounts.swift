@@ -1,5 +1,6 @@
 import Accounts
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import OAuth2
 
@@ -36,53 +37,153 @@ public struct RelayAccount: Sendable {
     }
 }
 
-/// The accounts the relay serves, looked up by login email in O(1).
-public final class RelayAccounts: Sendable {
-    private let byEmail: [String: RelayAccount]
+/// What a reload changed, for the log line.
+public struct AccountChanges: Sendable, Hashable, CustomStringConvertible {
+    public var added: [String] = []
+    public var changed: [String] = []
+    public var removed: [String] = []
+    public var unchanged = 0
 
-    public var all: [RelayAccount] { Array(byEmail.values) }
+    public init(added: [String] = [], changed: [String] = [], removed: [String] = [], unchanged: Int = 0) {
+        self.added = added
+        self.changed = changed
+        self.removed = removed
+        self.unchanged = unchanged
+    }
+
+    public var isEmpty: Bool { added.isEmpty && changed.isEmpty && removed.isEmpty }
+    public var description: String {
+        "added \(added.count), changed \(changed.count), removed \(removed.count), unchanged \(unchanged)"
+    }
+}
+
+/// The accounts the relay serves, looked up by login email in O(1), replaced whole on reload.
+///
+/// A reload keeps what did not change (cached token, pool, counts) and replaces the rest:
+/// changed credentials or upstream settings get a new pool (the old one closes its idle
+/// connections now and its busy ones as their transactions end), limits changes keep the
+/// counts, removed accounts take no new transactions. Sessions resolve their account at every
+/// MAIL, so a transaction runs with the account as it was when it started.
+public final class RelayAccounts: Sendable {
+    private struct Snapshot: Sendable {
+        var byEmail: [String: RelayAccount] = [:]
+        var byID: [String: RelayAccount] = [:]
+    }
+
+    private let snapshot = NIOLockedValueBox(Snapshot())
+    private let tls: UpstreamTLSContexts
+    private let connector: UpstreamConnector
+    private let resilience: ResilienceSettings
+    private let refreshTokens: RefreshTokenPersistence?
+    private let poolTimings: @Sendable (AccountPool.Configuration) -> AccountPool.Configuration
+
+    public var all: [RelayAccount] { snapshot.withLockedValue { Array($0.byID.values) } }
 
     /// Resolves endpoints (reads CA files) and registers credentials with the token cache.
-    /// A CA file that is not usable PEM is a `ConfigError` naming the account.
+    /// A CA file that is not usable PEM is a `ConfigError` naming the account. Blocking.
     init(directory: AccountDirectory, tls: UpstreamTLSContexts, connector: UpstreamConnector,
-                resilience: ResilienceSettings = .init(),
-                refreshTokens: RefreshTokenPersistence? = nil,
-                poolTimings: (AccountPool.Configuration) -> AccountPool.Configuration = { $0 }) throws {
-        var byEmail: [String: RelayAccount] = [:]
-        for (index, account) in directory.accounts.enumerated() {
-            let endpoint: UpstreamEndpoint
+         resilience: ResilienceSettings = .init(),
+         refreshTokens: RefreshTokenPersistence? = nil,
+         poolTimings: @escaping @Sendable (AccountPool.Configuration) -> AccountPool.Configuration = { $0 }) throws {
+        self.tls = tls
+        self.connector = connector
+        self.resilience = resilience
+        self.refreshTokens = refreshTokens
+        self.poolTimings = poolTimings
+        _ = try replace(with: directory)
+    }
+
+    public func lookup(email: String) -> RelayAccount? {
+        let key = email.lowercased()
+        return snapshot.withLockedValue { $0.byEmail[key] }
+    }
+
+    /// Applies a new, already validated set of accounts. Everything that can fail (CA files)
+    /// is checked before anything changes. Blocking (reads CA and state files): call it off
+    /// the event loop. Returns the old pools to retire.
+    func replace(with directory: AccountDirectory) throws -> (AccountChanges, retired: [AccountPool]) {
+        let current = snapshot.withLockedValue { $0 }
+        var endpoints: [String: UpstreamEndpoint] = [:]
+        for (index, account) in directory.accounts.enumerated() where current.byID[account.accountID]?.account != account {
             do {
-                endpoint = try tls.endpoint(for: account)
+                endpoints[account.accountID] = try tls.endpoint(for: account)
             } catch {
                 throw ConfigError(source: "accounts", accountID: account.accountID, index: index, field: "tls_ca_file",
                                   message: "cannot build a TLS context from it: \(error)")
             }
+        }
+        var next = Snapshot()
+        var changes = AccountChanges()
+        var retired: [AccountPool] = []
+        for account in directory.accounts {
+            let previous = current.byID[account.accountID]
+            let relayAccount: RelayAccount
+            if let previous, previous.account == account {
+                relayAccount = previous
+                changes.unchanged += 1
+            } else if let endpoint = endpoints[account.accountID] {
+                relayAccount = make(account, endpoint: endpoint, previous: previous)
+                if let previous {
+                    changes.changed.append(account.accountID)
+                    if relayAccount.pool !== previous.pool { retired.append(previous.pool) }
+                } else {
+                    changes.added.append(account.accountID)
+                }
+            } else {
+                continue
+            }
+            next.byID[account.accountID] = relayAccount
+            next.byEmail[account.email.lowercased()] = relayAccount
+        }
+        for (accountID, previous) in current.byID where next.byID[accountID] == nil {
+            changes.removed.append(accountID)
+            retired.append(previous.pool)
+            connector.tokens.removeAccount(forKey: accountID)
+            refreshTokens?.forget(accountID: accountID)
+        }
+        snapshot.withLockedValue { $0 = next }
+        return (changes, retired)
+    }
+
+    private func make(_ account: Account, endpoint: UpstreamEndpoint, previous: RelayAccount?) -> RelayAccount {
+        let credentialsChanged = previous.map { Self.credentials(of: $0.account) != Self.credentials(of: account) } ?? true
+        if credentialsChanged {
             connector.tokens.setCredentials(
                 OAuth2Credentials(tokenURL: account.tokenURL, clientID: account.clientID, clientSecret: account.clientSecret,
                                   refreshToken: refreshTokens?.resolve(account) ?? account.refreshToken, scope: account.scope),
                 forKey: account.accountID)
-            let configuration = poolTimings(AccountPool.Configuration(
-                maxConnections: account.maxConnections, maxMessagesPerConnection: account.maxMessagesPerConnection))
-            let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger)
-            let pool = AccountPool(configuration: configuration, timerLoop: connector.group.next(), now: resilience.clock.now) { () async throws(RelayFailure) in
-                try await connector.open(account: account, endpoint: endpoint, limiter: limiter)
-            }
-            byEmail[account.email.lowercased()] = RelayAccount(account: account, endpoint: endpoint, pool: pool, limiter: limiter)
         }
-        self.byEmail = byEmail
+        let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
+                                     previous: previous.map { ($0.limiter, credentialsChanged) })
+        if let previous, !credentialsChanged, Self.connectionSettings(of: previous.account) == Self.connectionSettings(of: account) {
+            return RelayAccount(account: account, endpoint: previous.endpoint, pool: previous.pool, limiter: limiter)
+        }
+        let configuration = poolTimings(AccountPool.Configuration(
+            maxConnections: account.maxConnections, maxMessagesPerConnection: account.maxMessagesPerConnection))
+        let connector = connector
+        let pool = AccountPool(configuration: configuration, timerLoop: connector.group.next(), now: resilience.clock.now) { () async throws(RelayFailure) in
+            try await connector.open(account: account, endpoint: endpoint, limiter: limiter)
+        }
+        return RelayAccount(account: account, endpoint: endpoint, pool: pool, limiter: limiter)
     }
 
-    public func lookup(email: String) -> RelayAccount? {
-        byEmail[email.lowercased()]
+    private static func credentials(of account: Account) -> [String?] {
+        [account.tokenURL, account.clientID, account.clientSecret, account.refreshToken, account.scope]
+    }
+
+    private static func connectionSettings(of account: Account) -> [String] {
+        [account.email.lowercased(), account.smtpHost, "\(account.smtpPort)", account.smtpTLS.rawValue, account.tlsCAFile ?? "",
+         "\(account.maxConnections)", "\(account.maxMessagesPerConnection)"]
     }
 
     public func sweep() {
-        for account in byEmail.values { account.pool.sweep() }
+        for account in all { account.pool.sweep() }
     }
 
     public func close() async {
+        let accounts = all
         await withTaskGroup(of: Void.self) { group in
-            for account in byEmail.values { group.addTask { await account.pool.close() } }
+            for account in accounts { group.addTask { await account.pool.close() } }
         }
     }
 }

@@ -42,6 +42,10 @@ struct RelaySession {
     private let configuration: RelaySessionConfiguration
     private var logger: Logger
     private var machine: SMTPServerStateMachine
+    /// The login email, once authenticated.
+    private var login: String?
+    /// The account as it was when the current (or last) transaction started; a reload in the
+    /// meantime applies from the next MAIL.
     private var account: RelayAccount?
     private var lease: AccountPool.Lease?
     /// Held from MAIL until the transaction ends: the account's concurrency slot and counts.
@@ -134,6 +138,7 @@ struct RelaySession {
         case .verifyCredentials(let credentials):
             let verified = verify(credentials)
             account = verified
+            login = verified?.account.email
             if let verified {
                 logger[metadataKey: "account_id"] = "\(verified.account.accountID)"
                 logger.info("client authenticated")
@@ -172,10 +177,13 @@ struct RelaySession {
     private mutating func startMail(from: String, parameters: [SMTPParameter]) async {
         transactionStart = .now
         recipientCount = 0
-        guard let account else {
-            pending.append(.local(machine.mailResult(RelayFailure.upstreamLost.clientReply)))
+        if lease != nil { dropLease() }
+        guard let login, let account = accounts.lookup(email: login) else {
+            logger.notice("account no longer configured")
+            pending.append(.local(machine.mailResult(Self.accountGone)))
             return
         }
+        self.account = account
         switch await account.limiter.admit() {
         case .success(let granted):
             admission = granted
@@ -225,6 +233,8 @@ struct RelaySession {
             }
         }
     }
+
+    static let accountGone = SMTPReply(454, "4.7.0", "This account is no longer configured on the proxy")
 
     /// Carries over what the upstream understands; the state machine already refused the rest.
     static func mailLine(from: String, parameters: [SMTPParameter], upstream: EHLOCapabilities) -> String {

@@ -64,6 +64,8 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         var waiterOrder: CircularBuffer<UInt64> = []
         var nextWaiterID: UInt64 = 0
         var closed = false
+        /// Replaced by a reload: lends to those already waiting, keeps nothing idle.
+        var retiring = false
         /// The provider refused a connection as one too many: run this many short until then.
         var capReduction = 0
         var capRestoresAt: ContinuousClock.Instant?
@@ -171,7 +173,7 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         let instant = self.now()
         let handOff: (CheckedContinuation<Grant, any Error>, Scheduled<Void>?, Grant)? = state.withLockedValue { state in
             let cap = state.cap(configured: configuration.maxConnections, now: instant)
-            if state.closed || state.open > cap { close = true }
+            if state.closed || state.retiring || state.open > cap { close = true }
             if close { state.open -= 1 }
             // A closed connection frees a slot only if the pool is under its cap.
             if close, state.open >= cap { return nil }
@@ -208,6 +210,21 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
             return drop.map(\.connection)
         }
         for connection in stale { connection.close() }
+    }
+
+    /// The account's configuration changed: idle connections get QUIT now, busy ones are closed
+    /// when their transaction ends, and transactions already waiting are still served.
+    public func retire() async {
+        let idle: [Idle] = state.withLockedValue { state in
+            state.retiring = true
+            let idle = state.idle
+            state.open -= idle.count
+            state.idle = []
+            return idle
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for entry in idle { group.addTask { await entry.connection.quit() } }
+        }
     }
 
     /// Stops lending: idle connections get QUIT, waiters hear `shuttingDown`.

@@ -29,6 +29,14 @@ public final class AccountQuota: Sendable {
         self.windows = NIOLockedValueBox(Windows())
     }
 
+    /// New limits over the same counts: a reloaded configuration must not reset what the
+    /// account already sent today. Both objects keep counting into the same windows.
+    public init(limits: QuotaLimits, clock: ResilienceClock = .system, sharingCountsWith previous: AccountQuota) {
+        self.limits = limits.clamped
+        self.clock = clock
+        self.windows = previous.windows
+    }
+
     /// Reserves one message in all three message windows, or none of them.
     ///
     /// When several limits refuse, the refusal names the one that frees last: that is when the

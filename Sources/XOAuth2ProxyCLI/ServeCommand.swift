@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
         AccountSources(configFile: config, accountsDirectory: accountsDir, environment: ProcessInfo.processInfo.environment)
     }
 
-    func validatedSettings() throws -> (AccountDirectory, ProxyRuntime.Configuration) {
+    func validatedSettings() throws -> (LoadedAccounts, ProxyRuntime.Configuration) {
         guard (0...65535).contains(port) else {
             throw StartupFailure.configuration("--port: \(port) is not a port number (0-65535)")
         }
@@ -65,9 +65,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard idleTimeout > 0 else { throw StartupFailure.configuration("--idle-timeout: must be positive") }
         guard maxConnections > 0 else { throw StartupFailure.configuration("--max-connections: must be positive") }
         guard shutdownGrace >= 0 else { throw StartupFailure.configuration("--shutdown-grace: must not be negative") }
-        let directory: AccountDirectory
+        let loaded: LoadedAccounts
         do {
-            directory = try AccountSourceLoader.load(accountSources).directory
+            loaded = try AccountSourceLoader.load(accountSources)
         } catch {
             throw StartupFailure.configuration(error.description)
         }
@@ -84,20 +84,24 @@ struct ServeCommand: AsyncParsableCommand {
         settings.heloName = hostname
         try timeouts.apply(to: &settings)
         try resilience.apply(to: &settings)
-        return (directory, settings)
+        return (loaded, settings)
     }
 
     func run() async throws {
-        let (directory, settings) = try validatedSettings()
+        let (loaded, settings) = try validatedSettings()
         let logger = logging.bootstrap()
-        let runtime = try await startRuntime(settings, directory: directory, logger: logger)
+        let runtime = try await startRuntime(settings, directory: loaded.directory, logger: logger)
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        var hooks = ConfigReloadService.Hooks()
+        hooks.willReload = { notifier?.reloading() }
+        hooks.didReload = { _ in notifier?.ready() }
+        let reloader = ConfigReloadService(sources: accountSources, loaded: loaded, runtime: runtime, hooks: hooks, logger: logger)
         if let notifier {
             runtime.server.onShutdown { notifier.stopping() }
             notifier.ready()
         }
         let watchdog = notifier.map { notifier in Task { await runWatchdog(notifier: notifier) } }
-        try await ServiceRunner.run([runtime.server], shutdownGrace: settings.server.shutdownGrace, logger: logger)
+        try await ServiceRunner.run([reloader, runtime.server], shutdownGrace: settings.server.shutdownGrace, logger: logger)
         watchdog?.cancel()
         await runtime.shutdown()
     }

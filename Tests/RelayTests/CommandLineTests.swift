@@ -126,7 +126,7 @@ enum Binary {
             "--breaker-cool-down", "2", "--breaker-max-cool-down", "20",
         ])
         let (directory, settings) = try command.validatedSettings()
-        #expect(directory.accounts.first?.limits.messagesPerDay == 2000)
+        #expect(directory.directory.accounts.first?.limits.messagesPerDay == 2000)
         #expect(settings.server.maxConnections == 7)
         #expect(settings.upstreamTimeouts.connect == .seconds(3))
         #expect(settings.upstreamTimeouts.command == .seconds(4))
@@ -149,7 +149,7 @@ enum Binary {
         try #"{"email": "dir@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#
             .write(toFile: directory + "/sales.json", atomically: true, encoding: .utf8)
         let (accounts, _) = try ServeCommand.parse(["--accounts-dir", directory]).validatedSettings()
-        #expect(accounts.accounts.map(\.email) == ["dir@example.com"])
+        #expect(accounts.directory.accounts.map(\.email) == ["dir@example.com"])
 
         let missing = try Binary.run(["--port", "0"], environment: [
             "XOAUTH2_PROXY_ACCOUNT_EMAIL": "env@example.com", "XOAUTH2_PROXY_ACCOUNT_PROVIDER": "gmail",

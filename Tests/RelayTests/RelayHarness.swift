@@ -26,6 +26,11 @@ final class RelayHarness: Sendable {
     private let tasks: [Task<Void, any Error>]
 
     var port: Int { runtime.server.port }
+    var logger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }
     var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
     private init(sandbox: SandboxProvider, runtime: ProxyRuntime, accounts: [TestAccount], directory: AccountDirectory,
@@ -99,7 +104,10 @@ final class RelayHarness: Sendable {
         if login {
             let account = accounts[index]
             let reply = try await client.login(account.email, account.password)
-            guard reply.code == 235 else { throw TestFailure("login failed: \(reply)") }
+            guard reply.code == 235 else {
+                await client.quit()
+                throw TestFailure("login failed: \(reply)")
+            }
         }
         return client
     }
