@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure SMTP values and state machines: no sockets, no TLS.
@@ -48,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Relay", dependencies: [
-            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2", "Resilience", "StateStore",
+            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2", "Resilience", "StateStore", "Ops",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -64,6 +66,12 @@ let package = Package(
             "CSystemd",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // The local fake provider: XOAUTH2-checking SMTP server plus token endpoint.
         .target(name: "Sandbox", dependencies: [
@@ -107,7 +115,16 @@ let package = Package(
         .testTarget(name: "ResilienceTests", dependencies: [
             "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .testTarget(name: "OpsTests", dependencies: ["Ops", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "OpsTests", dependencies: [
+            "Ops",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
         .testTarget(name: "SandboxTests", dependencies: [
             "Sandbox", "SMTPCore", "SMTPNIO",

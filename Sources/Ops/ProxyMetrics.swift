@@ -1,0 +1,94 @@
+import Metrics
+
+/// The relay's metric names and one-line recorders.
+///
+/// Label values come only from the enums below (plus the configured provider names), so the
+/// series count stays bounded. Each helper resolves its metric through swift-metrics on every
+/// call rather than caching a handle: a handle made before `MetricsSetup.bootstrap()` would
+/// stay bound to the no-op backend forever. The lookup is one lock and a dictionary hit.
+///
+/// Always record through these helpers: swift-prometheus traps if one name is used both with
+/// and without labels, or as two metric types, and treats label order as part of the series.
+public enum ProxyMetrics {
+    public static let messagesTotal = "xoauth2_proxy_messages_total"
+    public static let relayDurationSeconds = "xoauth2_proxy_relay_duration_seconds"
+    public static let clientSessionsActive = "xoauth2_proxy_client_sessions_active"
+    public static let upstreamConnections = "xoauth2_proxy_upstream_connections"
+    public static let tokenRefreshesTotal = "xoauth2_proxy_token_refreshes_total"
+    public static let configReloadsTotal = "xoauth2_proxy_config_reloads_total"
+    public static let accounts = "xoauth2_proxy_accounts"
+    public static let relayedBytesTotal = "xoauth2_proxy_relayed_bytes_total"
+
+    /// 1 ms to 60 s: a local dry run up to a slow provider accepting a large message.
+    public static let relayDurationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
+
+    public enum MessageResult: String, Sendable, CaseIterable { case relayed, rejected, failed, held }
+    public enum UpstreamConnectionState: String, Sendable, CaseIterable { case idle, busy }
+    public enum TokenRefreshResult: String, Sendable, CaseIterable { case ok, failed, rejected }
+    public enum ConfigReloadResult: String, Sendable, CaseIterable { case ok, invalid }
+    public enum AccountState: String, Sendable, CaseIterable {
+        case ok, credentialsFailed = "credentials_failed", paused, breakerOpen = "breaker_open"
+    }
+
+    public static func recordMessage(_ result: MessageResult) {
+        Counter(label: messagesTotal, dimensions: [("result", result.rawValue)]).increment()
+    }
+
+    /// Time from DATA received to the upstream's final reply (whatever the result).
+    public static func recordRelayDuration(_ duration: Duration) {
+        Timer(label: relayDurationSeconds).record(duration: duration)
+    }
+
+    public static func addRelayedBytes(_ count: Int) {
+        guard count > 0 else { return }
+        Counter(label: relayedBytesTotal).increment(by: count)
+    }
+
+    public static func clientSessionOpened() {
+        Meter(label: clientSessionsActive).increment()
+    }
+
+    public static func clientSessionClosed() {
+        Meter(label: clientSessionsActive).decrement()
+    }
+
+    public static func setUpstreamConnections(idle: Int, busy: Int) {
+        Meter(label: upstreamConnections, dimensions: [("state", UpstreamConnectionState.idle.rawValue)]).set(idle)
+        Meter(label: upstreamConnections, dimensions: [("state", UpstreamConnectionState.busy.rawValue)]).set(busy)
+    }
+
+    /// `provider` is the configured provider name (gmail, outlook, custom), never a URL or account.
+    public static func recordTokenRefresh(provider: String, _ result: TokenRefreshResult) {
+        Counter(label: tokenRefreshesTotal, dimensions: [("provider", provider), ("result", result.rawValue)]).increment()
+    }
+
+    public static func recordConfigReload(_ result: ConfigReloadResult) {
+        Counter(label: configReloadsTotal, dimensions: [("result", result.rawValue)]).increment()
+    }
+
+    /// Sets every state, absent ones to 0, so a state that empties does not keep its last count.
+    public static func setAccounts(_ counts: [AccountState: Int]) {
+        for state in AccountState.allCases {
+            Meter(label: accounts, dimensions: [("state", state.rawValue)]).set(counts[state] ?? 0)
+        }
+    }
+
+    /// Creates the fixed-label series at zero so dashboards and `rate()` see them before the first event.
+    static func registerFixedSeries() {
+        for result in MessageResult.allCases {
+            _ = Counter(label: messagesTotal, dimensions: [("result", result.rawValue)])
+        }
+        for result in ConfigReloadResult.allCases {
+            _ = Counter(label: configReloadsTotal, dimensions: [("result", result.rawValue)])
+        }
+        _ = Counter(label: relayedBytesTotal)
+        _ = Timer(label: relayDurationSeconds)
+        _ = Meter(label: clientSessionsActive)
+        setUpstreamConnections(idle: 0, busy: 0)
+        setAccounts([:])
+    }
+}

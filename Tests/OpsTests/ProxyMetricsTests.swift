@@ -1,0 +1,56 @@
+import Prometheus
+import Testing
+@testable import Ops
+
+@Suite struct ProxyMetricsTests {
+    @Test func bootstrapIsIdempotent() {
+        #expect(MetricsSetup.bootstrap() === MetricsSetup.bootstrap())
+    }
+
+    @Test func fixedSeriesExistBeforeAnyEvent() {
+        let text = MetricsSetup.bootstrap().emitToString()
+        for result in ["relayed", "rejected", "failed", "held"] {
+            #expect(text.contains(#"xoauth2_proxy_messages_total{result="\#(result)"} "#))
+        }
+        for state in ["ok", "credentials_failed", "paused", "breaker_open"] {
+            #expect(text.contains(#"xoauth2_proxy_accounts{state="\#(state)"} "#))
+        }
+        #expect(text.contains("# TYPE xoauth2_proxy_relay_duration_seconds histogram\n"))
+        #expect(text.contains("# TYPE xoauth2_proxy_client_sessions_active gauge\n"))
+        #expect(ExpositionFormat.invalidLines(text).isEmpty)
+    }
+
+    @Test func helpersRecordUnderTheirNames() throws {
+        let registry = MetricsSetup.bootstrap()
+        let heldBefore = try value(of: #"xoauth2_proxy_messages_total{result="held"}"#, in: registry)
+        ProxyMetrics.recordMessage(.held)
+        ProxyMetrics.recordMessage(.held)
+        #expect(try value(of: #"xoauth2_proxy_messages_total{result="held"}"#, in: registry) == heldBefore + 2)
+
+        ProxyMetrics.recordTokenRefresh(provider: "outlook", .rejected)
+        #expect(try value(of: #"xoauth2_proxy_token_refreshes_total{provider="outlook",result="rejected"}"#, in: registry) >= 1)
+
+        ProxyMetrics.setAccounts([.ok: 3, .paused: 1])
+        #expect(try value(of: #"xoauth2_proxy_accounts{state="ok"}"#, in: registry) == 3)
+        #expect(try value(of: #"xoauth2_proxy_accounts{state="breaker_open"}"#, in: registry) == 0)
+
+        ProxyMetrics.recordConfigReload(.invalid)
+        #expect(try value(of: #"xoauth2_proxy_config_reloads_total{result="invalid"}"#, in: registry) >= 1)
+    }
+
+    @Test func relayDurationsUseBucketsFromOneMillisecondToOneMinute() throws {
+        let registry = MetricsSetup.bootstrap()
+        let countBefore = try value(of: "xoauth2_proxy_relay_duration_seconds_count", in: registry)
+        ProxyMetrics.recordRelayDuration(.milliseconds(1500))
+        let text = registry.emitToString()
+        #expect(text.contains(#"xoauth2_proxy_relay_duration_seconds_bucket{le="0.001"} "#))
+        #expect(text.contains(#"xoauth2_proxy_relay_duration_seconds_bucket{le="60.0"} "#))
+        #expect(try value(of: "xoauth2_proxy_relay_duration_seconds_count", in: registry) >= countBefore + 1)
+    }
+
+    /// The sample value of one series in the current exposition text.
+    private func value(of series: String, in registry: PrometheusCollectorRegistry) throws -> Double {
+        let line = try #require(registry.emitToString().split(separator: "\n").first { $0.hasPrefix(series + " ") })
+        return try #require(Double(line.dropFirst(series.count + 1)))
+    }
+}
