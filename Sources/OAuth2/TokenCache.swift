@@ -32,13 +32,16 @@ public final class TokenCache: Sendable {
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     private let onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)?
+    private let onRefresh: (@Sendable (_ key: String, _ outcome: Result<Void, TokenError>) -> Void)?
 
     /// - Parameter onRotation: called (outside any lock) when a refresh returned a new refresh
     ///   token, so it can be persisted; Microsoft rotates on every refresh.
     public init(grant: RefreshTokenGrant, configuration: Configuration = .init(),
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger,
-                onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)? = nil) {
+                onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)? = nil,
+                onRefresh: (@Sendable (_ key: String, _ outcome: Result<Void, TokenError>) -> Void)? = nil) {
         self.onRotation = onRotation
+        self.onRefresh = onRefresh
         self.grant = grant
         self.configuration = configuration
         self.now = now
@@ -59,6 +62,15 @@ public final class TokenCache: Sendable {
 
     public func removeAccount(forKey key: String) {
         _ = state.withLockedValue { $0.accounts.removeValue(forKey: key) }
+    }
+
+    /// For status pages: when the cached token expires (nil if none), and whether the
+    /// provider rejected the credentials.
+    public func status(forKey key: String) -> (expiresAt: ContinuousClock.Instant?, credentialsRejected: Bool) {
+        state.withLockedValue { state in
+            let account = state.accounts[key]
+            return (account?.cached?.token.expiresAt, account?.rejection != nil)
+        }
     }
 
     /// The refresh token that the next refresh would send: the configured one, or the latest rotated one.
@@ -180,6 +192,7 @@ public final class TokenCache: Sendable {
             return flight
         }
         if let rotatedTo { onRotation?(launch.key, rotatedTo) }
+        onRefresh?(launch.key, result.map { _ in () })
         guard let flight else { return }
         switch result {
         case .success(let fetched):

@@ -42,6 +42,7 @@ struct AdminRouter: Sendable {
         case "/readyz":
             return Self.readinessResponse(status.readiness())
         case "/metrics":
+            status.refreshGauges()
             var body: [UInt8] = []
             metrics.emit(into: &body)
             return AdminResponse(status: .ok, contentType: Self.metricsContentType, body: body)

@@ -5,6 +5,12 @@ public protocol AdminStatusSource: Sendable {
     func readiness() -> Readiness
     /// The account table as a complete JSON document; the admin server sends it as is.
     func accountsJSON() -> [UInt8]
+    /// Brings point-in-time gauges (connections, account states) up to date before a scrape.
+    func refreshGauges()
+}
+
+extension AdminStatusSource {
+    public func refreshGauges() {}
 }
 
 public struct Readiness: Sendable, Equatable {

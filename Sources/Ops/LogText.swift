@@ -48,8 +48,9 @@ enum LogTimestamp {
     }
 }
 
-enum JSONText {
-    static func appendString(_ value: String, to output: inout String) {
+/// JSON string quoting for hand-built documents (log lines, status pages).
+public enum JSONText {
+    public static func appendString(_ value: String, to output: inout String) {
         output += "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import OAuth2
 import NIOPosix
+import Ops
 import Resilience
 import StateStore
 import SMTPNIO
@@ -57,6 +58,8 @@ public final class ProxyRuntime: Sendable {
                                                        onTransition: Self.logTransition(kind: "token endpoint", logger: logger))
             let hostBreakers = CircuitBreakerRegistry(configuration: resilience.hostBreaker, clock: resilience.clock,
                                                       onTransition: Self.logTransition(kind: "upstream host", logger: logger))
+            // Provider names label the refresh counter; three values, so the label stays bounded.
+            let directoryProviders = Dictionary(directory.accounts.map { ($0.accountID, $0.provider.rawValue) }) { first, _ in first }
             let refreshTokens = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
             let tokens = TokenCache(
                 grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
@@ -64,7 +67,15 @@ public final class ProxyRuntime: Sendable {
                                          breakers: tokenBreakers),
                 configuration: cacheConfiguration,
                 logger: logger,
-                onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) })
+                onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) },
+                onRefresh: { key, outcome in
+                    let provider = directoryProviders[key] ?? "unknown"
+                    switch outcome {
+                    case .success: ProxyMetrics.recordTokenRefresh(provider: provider, .ok)
+                    case .failure(.credentialsRejected): ProxyMetrics.recordTokenRefresh(provider: provider, .rejected)
+                    case .failure: ProxyMetrics.recordTokenRefresh(provider: provider, .failed)
+                    }
+                })
             let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,
                                               heloName: configuration.heloName, hostBreakers: hostBreakers, logger: logger)
             // Reads CA and state files: off the event loop.

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import OAuth2
+import Resilience
 
 public typealias AccountPool = UpstreamPool<UpstreamConnection>
 
@@ -174,6 +175,12 @@ public final class RelayAccounts: Sendable {
     private static func connectionSettings(of account: Account) -> [String] {
         [account.email.lowercased(), account.smtpHost, "\(account.smtpPort)", account.smtpTLS.rawValue, account.tlsCAFile ?? "",
          "\(account.maxConnections)", "\(account.maxMessagesPerConnection)"]
+    }
+
+    var tokens: TokenCache { connector.tokens }
+
+    func hostBreaker(for account: RelayAccount) -> CircuitBreaker {
+        connector.hostBreakers.breaker(for: "\(account.endpoint.host):\(account.endpoint.port)")
     }
 
     public func sweep() {

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Ops
 import ServiceLifecycle
 import SMTPCore
 import SMTPNIO
@@ -68,7 +69,11 @@ public final class RelayServer: Service, Sendable {
                         await Self.refuse(connection, logger: logger, limit: maxConnections, draining: sessions.isDraining)
                         return
                     }
-                    defer { sessions.unregister(sessionID) }
+                    ProxyMetrics.clientSessionOpened()
+                    defer {
+                        sessions.unregister(sessionID)
+                        ProxyMetrics.clientSessionClosed()
+                    }
                     var sessionLogger = logger
                     sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
                     if let remote = connection.channel.remoteAddress {

@@ -1,6 +1,7 @@
 import Accounts
 import Logging
 import NIOCore
+import Ops
 import SMTPCore
 import SMTPNIO
 
@@ -188,6 +189,7 @@ struct RelaySession {
         case .success(let granted):
             admission = granted
         case .failure(let failure):
+            ProxyMetrics.recordMessage(.held)
             logger.notice("message held back", metadata: ["reason": "\(failure)"])
             pending.append(.local(machine.mailResult(failure.clientReply)))
             return
@@ -366,7 +368,10 @@ struct RelaySession {
             "smtp_code": "\(reply.code)", "size": "\(size)", "recipients": "\(recipientCount)",
             "duration_ms": "\(Int(milliseconds.rounded()))",
         ]
+        ProxyMetrics.recordMessage(reply.isPositiveCompletion ? .relayed : reply.isPermanentFailure ? .rejected : .failed)
+        ProxyMetrics.recordRelayDuration(duration)
         if reply.isPositiveCompletion {
+            ProxyMetrics.addRelayedBytes(size)
             logger.info("message relayed", metadata: metadata)
         } else {
             logger.warning("message not relayed", metadata: metadata.merging(["smtp_reply": "\(reply)"]) { $1 })

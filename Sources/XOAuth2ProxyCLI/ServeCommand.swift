@@ -37,6 +37,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Client connections served at once; more are answered 421 4.3.2 and closed.")
     var maxConnections = 10_000
 
+    @Option(help: "Address of the admin HTTP server (/healthz, /readyz, /health, /metrics, /accounts).")
+    var adminHost = "127.0.0.1"
+
+    @Option(help: "Port of the admin HTTP server; 0 disables it.")
+    var adminPort = 9090
+
     @Option(help: "Directory for rotated refresh tokens (an emptyDir or PVC in Kubernetes); without it they live in memory only.")
     var stateDir: String?
 
@@ -60,6 +66,9 @@ struct ServeCommand: AsyncParsableCommand {
     func validatedSettings() throws -> (LoadedAccounts, ProxyRuntime.Configuration) {
         guard (0...65535).contains(port) else {
             throw StartupFailure.configuration("--port: \(port) is not a port number (0-65535)")
+        }
+        guard (0...65535).contains(adminPort) else {
+            throw StartupFailure.configuration("--admin-port: \(adminPort) is not a port number (0 disables the admin server)")
         }
         guard maxMessageSize > 0 else { throw StartupFailure.configuration("--max-message-size: must be positive") }
         guard idleTimeout > 0 else { throw StartupFailure.configuration("--idle-timeout: must be positive") }
@@ -90,18 +99,38 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let (loaded, settings) = try validatedSettings()
         let logger = logging.bootstrap()
+        let metrics = MetricsSetup.bootstrap()
         let runtime = try await startRuntime(settings, directory: loaded.directory, logger: logger)
+        var services: [any Service] = []
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
         var hooks = ConfigReloadService.Hooks()
         hooks.willReload = { notifier?.reloading() }
-        hooks.didReload = { _ in notifier?.ready() }
+        hooks.didReload = { outcome in
+            notifier?.ready()
+            if case .invalid = outcome { ProxyMetrics.recordConfigReload(.invalid) } else { ProxyMetrics.recordConfigReload(.ok) }
+        }
         let reloader = ConfigReloadService(sources: accountSources, loaded: loaded, runtime: runtime, hooks: hooks, logger: logger)
         if let notifier {
             runtime.server.onShutdown { notifier.stopping() }
             notifier.ready()
         }
         let watchdog = notifier.map { notifier in Task { await runWatchdog(notifier: notifier) } }
-        try await ServiceRunner.run([reloader, runtime.server], shutdownGrace: settings.server.shutdownGrace, logger: logger)
+        services.append(reloader)
+        if adminPort != 0 {
+            do {
+                let admin = try await AdminServer.bind(host: adminHost, port: adminPort, group: MultiThreadedEventLoopGroup.singleton,
+                                                       status: RelayStatus(runtime: runtime), metrics: metrics, logger: logger)
+                logger.info("admin HTTP server ready", metadata: ["address": "\(adminHost):\(admin.port)"])
+                services.append(admin)
+            } catch {
+                await runtime.server.close()
+                await runtime.shutdown()
+                throw StartupFailure.runtime("cannot listen on \(adminHost):\(adminPort) (admin): \(error)")
+            }
+        }
+        // The SMTP listener last: it stops first and drains while readiness already says 503.
+        services.append(runtime.server)
+        try await ServiceRunner.run(services, shutdownGrace: settings.server.shutdownGrace, logger: logger)
         watchdog?.cancel()
         await runtime.shutdown()
     }

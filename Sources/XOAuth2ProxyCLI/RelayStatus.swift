@@ -1,0 +1,57 @@
+import Ops
+import Relay
+
+/// What the admin server reports about the running relay.
+struct RelayStatus: AdminStatusSource {
+    let runtime: ProxyRuntime
+
+    /// Ready when the listener is bound (it is, once the runtime exists), not draining, and at
+    /// least one account can send.
+    func readiness() -> Readiness {
+        var reasons: [String] = []
+        if runtime.server.isDraining { reasons.append("shutting down") }
+        let statuses = runtime.server.accounts.statuses()
+        if statuses.isEmpty {
+            reasons.append("no accounts configured")
+        } else if !statuses.contains(where: { $0.state != .credentialsFailed }) {
+            reasons.append("no account has usable credentials")
+        }
+        return Readiness(ready: reasons.isEmpty, reasons: reasons)
+    }
+
+    func accountsJSON() -> [UInt8] {
+        var out = "{\"accounts\":["
+        for (index, status) in runtime.server.accounts.statuses().enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"account_id\":"
+            JSONText.appendString(status.accountID, to: &out)
+            out += ",\"provider\":\"\(status.provider.rawValue)\",\"state\":\"\(status.state.rawValue)\""
+            out += ",\"token_expires_in_s\":" + (status.tokenExpiresIn.map(String.init) ?? "null")
+            out += ",\"pool\":{\"idle\":\(status.idleConnections),\"busy\":\(status.busyConnections)}"
+            let usage = status.usage
+            out += ",\"quota\":{\"messages_last_minute\":\(usage.messagesLastMinute),\"messages_last_hour\":\(usage.messagesLastHour)"
+            out += ",\"messages_last_day\":\(usage.messagesLastDay),\"recipients_last_day\":\(usage.recipientsLastDay)"
+            out += ",\"max_messages_per_minute\":\(usage.limits.messagesPerMinute),\"max_messages_per_hour\":\(usage.limits.messagesPerHour)"
+            out += ",\"max_messages_per_day\":\(usage.limits.messagesPerDay),\"max_recipients_per_day\":\(usage.limits.recipientsPerDay)}}"
+        }
+        out += "]}"
+        return Array(out.utf8)
+    }
+
+    func refreshGauges() {
+        let statuses = runtime.server.accounts.statuses()
+        ProxyMetrics.setUpstreamConnections(idle: statuses.reduce(0) { $0 + $1.idleConnections },
+                                            busy: statuses.reduce(0) { $0 + $1.busyConnections })
+        var counts: [ProxyMetrics.AccountState: Int] = [:]
+        for status in statuses {
+            let state: ProxyMetrics.AccountState = switch status.state {
+            case .ok: .ok
+            case .credentialsFailed: .credentialsFailed
+            case .paused: .paused
+            case .breakerOpen: .breakerOpen
+            }
+            counts[state, default: 0] += 1
+        }
+        ProxyMetrics.setAccounts(counts)
+    }
+}
