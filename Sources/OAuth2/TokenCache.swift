@@ -321,7 +321,7 @@ extension TokenCache {
 extension Logger {
     fileprivate func withAccount(_ key: String) -> Logger {
         var logger = self
-        logger[metadataKey: "account"] = "\(key)"
+        logger[metadataKey: "account_id"] = "\(key)"
         return logger
     }
 }

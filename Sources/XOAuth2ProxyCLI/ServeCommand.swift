@@ -120,7 +120,6 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 let admin = try await AdminServer.bind(host: adminHost, port: adminPort, group: MultiThreadedEventLoopGroup.singleton,
                                                        status: RelayStatus(runtime: runtime), metrics: metrics, logger: logger)
-                logger.info("admin HTTP server ready", metadata: ["address": "\(adminHost):\(admin.port)"])
                 services.append(admin)
             } catch {
                 await runtime.server.close()

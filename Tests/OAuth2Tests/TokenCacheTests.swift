@@ -224,7 +224,7 @@ import Testing
         _ = try await f.cache.accessToken(forKey: "acct")
         let error = await #expect(throws: TokenError.self) { try await f.cache.accessToken(forKey: "acct", forceRefresh: true) }
         let everything = f.capture.text + "\n" + String(describing: error)
-        #expect(f.capture.text.contains("account=acct"))
+        #expect(f.capture.text.contains("account_id=acct"))
         #expect(f.capture.text.contains("oauth_error=invalid_grant"))
         for secret in [sampleCredentials.refreshToken, sampleCredentials.clientSecret ?? "?", accessToken, "1//rotated-SECRET-refresh", "SECRET"] {
             #expect(!everything.contains(secret), "found \(secret) in:\n\(everything)")
