@@ -23,6 +23,9 @@ enum EntryPoint {
             } else {
                 try command.run()
             }
+        } catch let code as ExitCode where code != .success {
+            // A command's own verdict (check: 3 when an account fails), already reported.
+            exit(code.rawValue)
         } catch let failure as StartupFailure {
             failure.report()
             exit(failure.exitCode)

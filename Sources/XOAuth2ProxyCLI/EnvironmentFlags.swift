@@ -21,7 +21,7 @@ enum EnvironmentFlags {
 
     static func apply(to arguments: [String], environment: [String: String]) -> [String] {
         let subcommands: [(String, any ParsableCommand.Type)] = [
-            ("serve", ServeCommand.self), ("demo", DemoCommand.self), ("sandbox", SandboxCommand.self),
+            ("serve", ServeCommand.self), ("check", CheckCommand.self), ("demo", DemoCommand.self), ("sandbox", SandboxCommand.self),
             ("bench", BenchCommand.self),
         ]
         let chosen = subcommands.first { $0.0 == arguments.first }

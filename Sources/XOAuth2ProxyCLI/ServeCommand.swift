@@ -13,11 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the relay (the default command).")
 
-    @Option(help: "Accounts file (JSON).")
-    var config: String?
-
-    @Option(help: "Directory of account files, e.g. a mounted Kubernetes Secret: every *.json in it holds one account or a list.")
-    var accountsDir: String?
+    @OptionGroup(title: "Accounts") var accounts: AccountSourceOptions
 
     @Option(help: "Address to listen on. Keep it on loopback: apps reach the proxy on localhost.")
     var host = "127.0.0.1"
@@ -59,9 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     /// Every source of accounts this invocation names; they combine.
-    var accountSources: AccountSources {
-        AccountSources(configFile: config, accountsDirectory: accountsDir, environment: ProcessInfo.processInfo.environment)
-    }
+    var accountSources: AccountSources { accounts.sources }
 
     func validatedSettings() throws -> (LoadedAccounts, ProxyRuntime.Configuration) {
         guard (0...65535).contains(port) else {
@@ -74,12 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard idleTimeout > 0 else { throw StartupFailure.configuration("--idle-timeout: must be positive") }
         guard maxConnections > 0 else { throw StartupFailure.configuration("--max-connections: must be positive") }
         guard shutdownGrace >= 0 else { throw StartupFailure.configuration("--shutdown-grace: must not be negative") }
-        let loaded: LoadedAccounts
-        do {
-            loaded = try AccountSourceLoader.load(accountSources)
-        } catch {
-            throw StartupFailure.configuration(error.description)
-        }
+        let loaded = try accounts.load()
         var settings = ProxyRuntime.Configuration()
         settings.server.host = host
         settings.server.port = port

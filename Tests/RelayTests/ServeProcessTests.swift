@@ -135,4 +135,63 @@ struct ServeProcessTests {
         await sandbox.close()
         _ = await sandboxTask.result
     }
+
+    /// Runs the binary without blocking a concurrency thread (the sandbox shares them).
+    static func runBinary(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binary.path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("XOAUTH2_PROXY_") }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        for _ in 0..<1000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try handle.close()
+        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+    }
+
+    @Test func checkRefreshesEveryAccountLogsInAndExitsThreeWhenOneFails() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let sandbox = try await SandboxProvider.start(SandboxProvider.Configuration(), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let sandboxTask = Task { try await sandbox.run() }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let caFile = try sandbox.writeCertificate(toDirectory: work.path)
+        func account(_ name: String, refreshToken: String) -> String {
+            """
+            {"account_id": "\(name)", "email": "\(name)@example.com", "provider": "custom", "client_id": "client-\(name)",
+             "client_secret": "secret-\(name)-value", "refresh_token": "\(refreshToken)", "token_url": "\(sandbox.tokenURL)",
+             "smtp_host": "127.0.0.1", "smtp_port": \(sandbox.smtpPort), "tls_ca_file": "\(caFile)"}
+            """
+        }
+        sandbox.issuer.register(email: "good@example.com", clientID: "client-good", clientSecret: "secret-good-value", refreshToken: "rt-good-value")
+        sandbox.issuer.register(email: "bad@example.com", clientID: "client-bad", clientSecret: "secret-bad-value", refreshToken: "rt-bad-value")
+        sandbox.issuer.revoke(refreshToken: "rt-bad-value")
+        try account("good", refreshToken: "rt-good-value").write(to: work.appendingPathComponent("good.json"), atomically: true, encoding: .utf8)
+        try account("bad", refreshToken: "rt-bad-value").write(to: work.appendingPathComponent("bad.json"), atomically: true, encoding: .utf8)
+
+        let both = try await Self.runBinary(["check", "--accounts-dir", work.path, "--smtp", "--json"])
+        #expect(both.status == 3)
+        #expect(both.output.contains(#""account_id":"bad","email":"bad@example.com","provider":"custom","token":"failed","smtp":"skipped""#))
+        #expect(both.output.contains(#""account_id":"good","email":"good@example.com","provider":"custom","token":"ok","smtp":"ok","error":null"#))
+        #expect(both.output.contains("invalid_grant"))
+        for secret in ["secret-good-value", "secret-bad-value", "rt-good-value", "rt-bad-value", "sbx_at_"] {
+            #expect(!both.output.contains(secret))
+        }
+        try FileManager.default.removeItem(at: work.appendingPathComponent("bad.json"))
+        let good = try await Self.runBinary(["check", "--accounts-dir", work.path])
+        #expect(good.status == 0)
+        #expect(good.output.hasPrefix("account_id  email             provider  token  smtp"))
+        #expect(good.output.contains("good        good@example.com  custom    ok     skipped"))
+        await sandbox.close()
+        _ = await sandboxTask.result
+    }
 }

@@ -1,0 +1,118 @@
+import Accounts
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOPosix
+import OAuth2
+import Resilience
+import SMTPNIO
+
+/// One account's result from `xoauth2-proxy check`.
+public struct AccountCheckResult: Sendable {
+    public enum Outcome: String, Sendable { case ok, failed, skipped }
+
+    public var accountID: String
+    public var email: String
+    public var provider: Provider
+    public var token: Outcome
+    public var smtp: Outcome
+    /// Why it failed; never a secret.
+    public var error: String?
+
+    public var passed: Bool { token != .failed && smtp != .failed }
+}
+
+/// Refreshes every account's token (and optionally logs in upstream with XOAUTH2 and QUITs),
+/// a bounded number at a time, with the same code paths `serve` uses.
+public enum AccountChecker {
+    public static func run(_ directory: AccountDirectory, settings: ProxyRuntime.Configuration, smtp: Bool, concurrency: Int = 8,
+                           group: any EventLoopGroup, logger: Logger,
+                           progress: @escaping @Sendable (AccountCheckResult) -> Void = { _ in }) async throws -> [AccountCheckResult] {
+        var httpConfiguration = HTTPClient.Configuration()
+        let requestTimeout = TimeAmount(settings.tokenRequestTimeout)
+        httpConfiguration.timeout = .init(connect: min(requestTimeout, .seconds(10)), read: requestTimeout)
+        httpConfiguration.redirectConfiguration = .disallow
+        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
+        do {
+            let results = try await run(directory, settings: settings, smtp: smtp, concurrency: concurrency, httpClient: httpClient,
+                                        group: group, logger: logger, progress: progress)
+            try? await httpClient.shutdown()
+            return results
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+    }
+
+    private static func run(_ directory: AccountDirectory, settings: ProxyRuntime.Configuration, smtp: Bool, concurrency: Int,
+                            httpClient: HTTPClient, group: any EventLoopGroup, logger: Logger,
+                            progress: @escaping @Sendable (AccountCheckResult) -> Void) async throws -> [AccountCheckResult] {
+        let refreshTokens = try await NIOThreadPool.singleton.runIfActive {
+            try settings.stateDirectory.map { try RefreshTokenPersistence(directory: $0, logger: logger) }
+        }
+        let tokens = TokenCache(
+            grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
+                                     configuration: .init(requestTimeout: settings.tokenRequestTimeout)),
+            logger: logger,
+            onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) })
+        let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: settings.upstreamTimeouts, heloName: settings.heloName,
+                                          hostBreakers: CircuitBreakerRegistry(configuration: settings.resilience.hostBreaker), logger: logger)
+        let tls = UpstreamTLSContexts()
+        let prepared = try await NIOThreadPool.singleton.runIfActive {
+            directory.accounts.map { account -> (Account, Result<UpstreamEndpoint, any Error>) in
+                tokens.setCredentials(
+                    OAuth2Credentials(tokenURL: account.tokenURL, clientID: account.clientID, clientSecret: account.clientSecret,
+                                      refreshToken: refreshTokens?.resolve(account) ?? account.refreshToken, scope: account.scope),
+                    forKey: account.accountID)
+                return (account, Result { try tls.endpoint(for: account) })
+            }
+        }
+        let results = await withTaskGroup(of: AccountCheckResult.self) { tasks in
+            var results: [AccountCheckResult] = []
+            var iterator = prepared.makeIterator()
+            func startNext() -> Bool {
+                guard let (account, endpoint) = iterator.next() else { return false }
+                tasks.addTask {
+                    let result = await check(account, endpoint: endpoint, smtp: smtp, tokens: tokens, connector: connector,
+                                             settings: settings.resilience, logger: logger)
+                    progress(result)
+                    return result
+                }
+                return true
+            }
+            for _ in 0..<max(1, concurrency) where startNext() {}
+            for await result in tasks {
+                results.append(result)
+                _ = startNext()
+            }
+            return results
+        }
+        return results.sorted { $0.accountID < $1.accountID }
+    }
+
+    private static func check(_ account: Account, endpoint: Result<UpstreamEndpoint, any Error>, smtp: Bool, tokens: TokenCache,
+                              connector: UpstreamConnector, settings: ResilienceSettings, logger: Logger) async -> AccountCheckResult {
+        var result = AccountCheckResult(accountID: account.accountID, email: account.email, provider: account.provider,
+                                        token: .failed, smtp: smtp ? .failed : .skipped)
+        do {
+            _ = try await tokens.accessToken(forKey: account.accountID)
+            result.token = .ok
+        } catch {
+            result.error = error.description
+            if smtp { result.smtp = .skipped }
+            return result
+        }
+        guard smtp else { return result }
+        do {
+            let limiter = AccountLimiter(account: account, settings: settings, logger: logger)
+            let connection = try await connector.open(account: account, endpoint: endpoint.get(), limiter: limiter)
+            await connection.quit()
+            result.smtp = .ok
+        } catch let failure as RelayFailure {
+            result.error = failure.description
+        } catch {
+            result.error = "\(error)"
+        }
+        return result
+    }
+}
