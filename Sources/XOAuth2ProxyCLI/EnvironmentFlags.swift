@@ -50,7 +50,8 @@ enum EnvironmentFlags {
         Mirror(reflecting: command.init()).children.flatMap { child -> [Option] in
             guard let label = child.label, label.hasPrefix("_") else { return [] }
             let typeName = String(describing: type(of: child.value))
-            if typeName == "OptionGroup<\(LoggingOptions.self)>" { return options(of: LoggingOptions.self) }
+            let groups: [any ParsableArguments.Type] = [LoggingOptions.self, AccountSourceOptions.self, TimeoutOptions.self, ResilienceOptions.self]
+            if let group = groups.first(where: { typeName == "OptionGroup<\($0)>" }) { return options(of: group) }
             let isFlag = typeName.hasPrefix("Flag<")
             guard isFlag || typeName.hasPrefix("Option<") else { return [] }
             return [Option(name: kebabCase(String(label.dropFirst())), isFlag: isFlag)]

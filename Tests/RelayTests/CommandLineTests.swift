@@ -114,6 +114,10 @@ enum Binary {
         #expect(options.contains(.init(name: "max-message-size", isFlag: false)))
         #expect(options.contains(.init(name: "dry-run", isFlag: true)))
         #expect(options.contains(.init(name: "log-level", isFlag: false)))
+        // Every option of every group, so each has its XOAUTH2_PROXY_ variable.
+        for name in ["accounts-dir", "connect-timeout", "token-timeout", "quota-pause", "breaker-failures", "admin-port", "state-dir"] {
+            #expect(options.contains(.init(name: name, isFlag: false)), "\(name)")
+        }
         let applied = EnvironmentFlags.apply(to: ["--port", "1"], environment: ["XOAUTH2_PROXY_PORT": "2", "XOAUTH2_PROXY_DRY_RUN": "true", "XOAUTH2_PROXY_HOST": "::1"])
         #expect(applied == ["--port", "1", "--host=::1", "--dry-run"])
     }
