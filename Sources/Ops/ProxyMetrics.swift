@@ -1,4 +1,5 @@
 import Metrics
+import NIOConcurrencyHelpers
 
 /// The relay's metric names and one-line recorders.
 ///
@@ -18,6 +19,17 @@ public enum ProxyMetrics {
     public static let configReloadsTotal = "xoauth2_proxy_config_reloads_total"
     public static let accounts = "xoauth2_proxy_accounts"
     public static let relayedBytesTotal = "xoauth2_proxy_relayed_bytes_total"
+    public static let providerPushbacksTotal = "xoauth2_proxy_provider_pushbacks_total"
+    /// Only with `--metrics-per-account`: a separate family, so the bounded one keeps its labels.
+    public static let accountMessagesTotal = "xoauth2_proxy_account_messages_total"
+
+    private static let perAccount = NIOLockedValueBox(false)
+
+    /// Opt-in: one series per account and result. With thousands of accounts that is thousands
+    /// of series, which is why it is off by default.
+    public static func enablePerAccountSeries() {
+        perAccount.withLockedValue { $0 = true }
+    }
 
     /// 1 ms to 60 s: a local dry run up to a slow provider accepting a large message.
     public static let relayDurationBuckets: [Duration] = [
@@ -30,12 +42,21 @@ public enum ProxyMetrics {
     public enum UpstreamConnectionState: String, Sendable, CaseIterable { case idle, busy }
     public enum TokenRefreshResult: String, Sendable, CaseIterable { case ok, failed, rejected }
     public enum ConfigReloadResult: String, Sendable, CaseIterable { case ok, invalid }
+    public enum PushbackKind: String, Sendable, CaseIterable { case quota, connectionLimit = "connection_limit", slowDown = "slow_down" }
     public enum AccountState: String, Sendable, CaseIterable {
         case ok, credentialsFailed = "credentials_failed", paused, breakerOpen = "breaker_open"
     }
 
-    public static func recordMessage(_ result: MessageResult) {
+    public static func recordMessage(_ result: MessageResult, accountID: String? = nil) {
         Counter(label: messagesTotal, dimensions: [("result", result.rawValue)]).increment()
+        if let accountID, perAccount.withLockedValue({ $0 }) {
+            Counter(label: accountMessagesTotal, dimensions: [("account", accountID), ("result", result.rawValue)]).increment()
+        }
+    }
+
+    /// The provider told an account to stop or slow down (quota spent, too many connections, slow down).
+    public static func recordPushback(_ kind: PushbackKind) {
+        Counter(label: providerPushbacksTotal, dimensions: [("kind", kind.rawValue)]).increment()
     }
 
     /// Time from DATA received to the upstream's final reply (whatever the result).
@@ -81,6 +102,9 @@ public enum ProxyMetrics {
     static func registerFixedSeries() {
         for result in MessageResult.allCases {
             _ = Counter(label: messagesTotal, dimensions: [("result", result.rawValue)])
+        }
+        for kind in PushbackKind.allCases {
+            _ = Counter(label: providerPushbacksTotal, dimensions: [("kind", kind.rawValue)])
         }
         for result in ConfigReloadResult.allCases {
             _ = Counter(label: configReloadsTotal, dimensions: [("result", result.rawValue)])

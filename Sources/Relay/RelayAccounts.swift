@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import OAuth2
+import Ops
 import Resilience
 
 public typealias AccountPool = UpstreamPool<UpstreamConnection>
@@ -19,17 +20,20 @@ public struct RelayAccount: Sendable {
     func apply(_ pushback: ProviderPushback, logger: Logger) {
         switch pushback {
         case .quotaExhausted:
+            ProxyMetrics.recordPushback(.quota)
             if limiter.pauseForQuota() {
                 logger.error("provider says the account's sending quota is spent; pausing it", metadata: [
                     "pause_s": "\(limiter.quotaPause.components.seconds)",
                 ])
             }
         case .connectionLimit:
+            ProxyMetrics.recordPushback(.connectionLimit)
             pool.lowerCap(for: limiter.connectionLimitPause)
             logger.warning("provider refused a connection as one too many; running fewer", metadata: [
                 "max_connections_now": "\(pool.currentCap)",
             ])
         case .slowDown:
+            ProxyMetrics.recordPushback(.slowDown)
             limiter.slowDown.recordSlowDown()
             logger.warning("provider asked to slow down; new connections back off", metadata: [
                 "consecutive": "\(limiter.slowDown.consecutiveSlowDowns)",

@@ -189,7 +189,7 @@ struct RelaySession {
         case .success(let granted):
             admission = granted
         case .failure(let failure):
-            ProxyMetrics.recordMessage(.held)
+            ProxyMetrics.recordMessage(.held, accountID: account.account.accountID)
             logger.notice("message held back", metadata: ["reason": "\(failure)"])
             pending.append(.local(machine.mailResult(failure.clientReply)))
             return
@@ -368,7 +368,8 @@ struct RelaySession {
             "smtp_code": "\(reply.code)", "size": "\(size)", "recipients": "\(recipientCount)",
             "duration_ms": "\(Int(milliseconds.rounded()))",
         ]
-        ProxyMetrics.recordMessage(reply.isPositiveCompletion ? .relayed : reply.isPermanentFailure ? .rejected : .failed)
+        ProxyMetrics.recordMessage(reply.isPositiveCompletion ? .relayed : reply.isPermanentFailure ? .rejected : .failed,
+                                   accountID: account?.account.accountID)
         ProxyMetrics.recordRelayDuration(duration)
         if reply.isPositiveCompletion {
             ProxyMetrics.addRelayedBytes(size)

@@ -39,6 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port of the admin HTTP server; 0 disables it.")
     var adminPort = 9090
 
+    @Flag(help: "Also export xoauth2_proxy_account_messages_total with an account label (one series per account).")
+    var metricsPerAccount = false
+
     @Option(help: "Directory for rotated refresh tokens (an emptyDir or PVC in Kubernetes); without it they live in memory only.")
     var stateDir: String?
 
@@ -89,6 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (loaded, settings) = try validatedSettings()
         let logger = logging.bootstrap()
         let metrics = MetricsSetup.bootstrap()
+        if metricsPerAccount { ProxyMetrics.enablePerAccountSeries() }
         let runtime = try await startRuntime(settings, directory: loaded.directory, logger: logger)
         var services: [any Service] = []
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)

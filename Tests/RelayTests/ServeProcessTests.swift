@@ -76,7 +76,8 @@ struct ServeProcessTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binary.path)
         process.arguments = ["serve", "--accounts-dir", mount.path, "--port", "\(smtpPort)", "--admin-port", "\(adminPort)",
-                             "--state-dir", work.appendingPathComponent("state").path, "--log-level", "debug", "--shutdown-grace", "10"]
+                             "--state-dir", work.appendingPathComponent("state").path, "--log-level", "debug", "--shutdown-grace", "10",
+                             "--metrics-per-account"]
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("XOAUTH2_PROXY_") }
         let output = work.appendingPathComponent("out.log")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -100,6 +101,16 @@ struct ServeProcessTests {
         #expect(try await client.send(to: ["a@example.net"], message: "Subject: one\r\n\r\nx\r\n").last?.code == 250)
         let metrics = Self.get(port: adminPort, path: "/metrics")?.body ?? ""
         #expect(metrics.contains(#"xoauth2_proxy_messages_total{result="relayed"} 1"#))
+        #expect(metrics.contains(#"xoauth2_proxy_account_messages_total{account="ops",result="relayed"} 1"#))
+
+        // SIGHUP reloads even when nothing changed; the log says so.
+        kill(process.processIdentifier, SIGHUP)
+        var reloaded = false
+        for _ in 0..<250 where !reloaded {
+            reloaded = ((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains(#""msg":"configuration reloaded""#)
+            if !reloaded { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(reloaded)
         let accounts = Self.get(port: adminPort, path: "/accounts")?.body ?? ""
         #expect(accounts.contains(#""account_id":"ops""#) && accounts.contains(#""state":"ok""#))
 
