@@ -47,9 +47,7 @@ public enum AccountChecker {
     private static func run(_ directory: AccountDirectory, settings: ProxyRuntime.Configuration, smtp: Bool, concurrency: Int,
                             httpClient: HTTPClient, group: any EventLoopGroup, logger: Logger,
                             progress: @escaping @Sendable (AccountCheckResult) -> Void) async throws -> [AccountCheckResult] {
-        let refreshTokens = try await NIOThreadPool.singleton.runIfActive {
-            try settings.stateDirectory.map { try RefreshTokenPersistence(directory: $0, logger: logger) }
-        }
+        let refreshTokens = try await ProxyRuntime.openStateDirectory(settings.stateDirectory, directory: directory, logger: logger)?.refreshTokens
         let tokens = TokenCache(
             grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
                                      configuration: .init(requestTimeout: settings.tokenRequestTimeout)),

@@ -9,6 +9,12 @@ import Resilience
 import StateStore
 import SMTPNIO
 
+/// What lives under `--state-dir`.
+struct StateFiles: Sendable {
+    var refreshTokens: RefreshTokenPersistence
+    var quotaCounters: QuotaCounterPersistence
+}
+
 /// Everything `serve` wires together, in one place so tests run exactly what the binary runs:
 /// the HTTP client for token endpoints, the token cache, the accounts with their pools, and
 /// the bound SMTP listener.
@@ -60,7 +66,8 @@ public final class ProxyRuntime: Sendable {
                                                       onTransition: Self.logTransition(kind: "upstream host", logger: logger))
             // Provider names label the refresh counter; three values, so the label stays bounded.
             let directoryProviders = Dictionary(directory.accounts.map { ($0.accountID, $0.provider.rawValue) }) { first, _ in first }
-            let refreshTokens = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
+            let stateFiles = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
+            let refreshTokens = stateFiles?.refreshTokens
             let tokens = TokenCache(
                 grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
                                          configuration: .init(requestTimeout: configuration.tokenRequestTimeout),
@@ -81,7 +88,8 @@ public final class ProxyRuntime: Sendable {
             // Reads CA and state files: off the event loop.
             let accounts = try await NIOThreadPool.singleton.runIfActive {
                 try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector,
-                                  resilience: resilience, refreshTokens: refreshTokens) { pool in
+                                  resilience: resilience, refreshTokens: refreshTokens,
+                                  quotaCounters: stateFiles?.quotaCounters) { pool in
                     var pool = pool
                     pool.acquireTimeout = configuration.poolAcquireTimeout
                     pool.idleTimeout = configuration.upstreamIdleTimeout
@@ -99,7 +107,7 @@ public final class ProxyRuntime: Sendable {
 
     /// Without a state directory, an account whose provider rotates refresh tokens loses the
     /// rotated one at every restart and depends on the old one still being accepted.
-    private static func openStateDirectory(_ path: String?, directory: AccountDirectory, logger: Logger) async throws -> RefreshTokenPersistence? {
+    static func openStateDirectory(_ path: String?, directory: AccountDirectory, logger: Logger) async throws -> StateFiles? {
         guard let path else {
             for account in directory.accounts where account.provider == .outlook {
                 logger.warning("no --state-dir: refresh tokens Microsoft rotates are kept in memory only and lost on restart",
@@ -108,7 +116,9 @@ public final class ProxyRuntime: Sendable {
             return nil
         }
         do {
-            return try await NIOThreadPool.singleton.runIfActive { try RefreshTokenPersistence(directory: path, logger: logger) }
+            let stateDirectory = try await NIOThreadPool.singleton.runIfActive { try StateDirectory(path: path) }
+            return StateFiles(refreshTokens: RefreshTokenPersistence(directory: stateDirectory, logger: logger),
+                              quotaCounters: QuotaCounterPersistence(directory: stateDirectory, logger: logger))
         } catch let error as StateError {
             throw ConfigError(source: "--state-dir", message: error.description)
         }
@@ -137,8 +147,14 @@ public final class ProxyRuntime: Sendable {
         return changes
     }
 
+    /// Writes what `--state-dir` keeps (daily counts) now; also done every 30 s and at shutdown.
+    public func persistState() async {
+        await server.accounts.persistCounters()
+    }
+
     /// After the server's `run` returned.
     public func shutdown() async {
+        await persistState()
         try? await httpClient.shutdown()
     }
 }

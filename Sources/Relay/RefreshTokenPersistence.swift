@@ -17,11 +17,9 @@ final class RefreshTokenPersistence: Sendable {
     private let mounted = NIOLockedValueBox<[String: Mounted]>([:])
     private let logger: Logger
 
-    /// Blocking: creates the directory if needed.
-    init(directory: String, logger: Logger) throws(StateError) {
-        let stateDirectory = try StateDirectory(path: directory)
-        self.store = RefreshTokenStore(directory: stateDirectory) { file, reason in
-            logger.warning("ignoring unreadable state file", metadata: ["file": "\(directory)/\(file)", "reason": "\(reason)"])
+    init(directory: StateDirectory, logger: Logger) {
+        self.store = RefreshTokenStore(directory: directory) { file, reason in
+            logger.warning("ignoring unreadable state file", metadata: ["file": "\(directory.path)/\(file)", "reason": "\(reason)"])
         }
         self.logger = logger
     }

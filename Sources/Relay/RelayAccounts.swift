@@ -1,5 +1,6 @@
 import Accounts
 import Logging
+import NIOPosix
 import NIOConcurrencyHelpers
 import NIOCore
 import OAuth2
@@ -80,6 +81,7 @@ public final class RelayAccounts: Sendable {
     private let connector: UpstreamConnector
     private let resilience: ResilienceSettings
     private let refreshTokens: RefreshTokenPersistence?
+    private let quotaCounters: QuotaCounterPersistence?
     private let poolTimings: @Sendable (AccountPool.Configuration) -> AccountPool.Configuration
 
     public var all: [RelayAccount] { snapshot.withLockedValue { Array($0.byID.values) } }
@@ -89,11 +91,13 @@ public final class RelayAccounts: Sendable {
     init(directory: AccountDirectory, tls: UpstreamTLSContexts, connector: UpstreamConnector,
          resilience: ResilienceSettings = .init(),
          refreshTokens: RefreshTokenPersistence? = nil,
+         quotaCounters: QuotaCounterPersistence? = nil,
          poolTimings: @escaping @Sendable (AccountPool.Configuration) -> AccountPool.Configuration = { $0 }) throws {
         self.tls = tls
         self.connector = connector
         self.resilience = resilience
         self.refreshTokens = refreshTokens
+        self.quotaCounters = quotaCounters
         self.poolTimings = poolTimings
         _ = try replace(with: directory)
     }
@@ -160,6 +164,7 @@ public final class RelayAccounts: Sendable {
         }
         let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
                                      previous: previous.map { ($0.limiter, credentialsChanged) })
+        if previous == nil { quotaCounters?.restore(account, into: limiter.quota) }
         if let previous, !credentialsChanged, Self.connectionSettings(of: previous.account) == Self.connectionSettings(of: account) {
             return RelayAccount(account: account, endpoint: previous.endpoint, pool: previous.pool, limiter: limiter)
         }
@@ -185,6 +190,13 @@ public final class RelayAccounts: Sendable {
 
     func hostBreaker(for account: RelayAccount) -> CircuitBreaker {
         connector.hostBreakers.breaker(for: "\(account.endpoint.host):\(account.endpoint.port)")
+    }
+
+    /// Saves the day counts that moved, on the blocking-I/O pool.
+    func persistCounters() async {
+        guard let quotaCounters else { return }
+        let accounts = all
+        try? await NIOThreadPool.singleton.runIfActive { quotaCounters.save(accounts) }
     }
 
     public func sweep() {

@@ -62,6 +62,7 @@ public final class RelayServer: Service, Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: configuration.sweepInterval)
                         accounts.sweep()
+                        await accounts.persistCounters()
                     }
                 }
                 try await listener.run { connection in

@@ -37,6 +37,26 @@ public final class AccountQuota: Sendable {
         self.windows = previous.windows
     }
 
+    /// The day windows' events by age, for persisting across restarts (the minute and hour
+    /// windows are short enough to start empty).
+    public func dayHistory() -> (messages: [(age: Duration, count: Int)], recipients: [(age: Duration, count: Int)]) {
+        let now = clock.now()
+        return windows.withLockedValue { ($0.day.history(at: now), $0.recipients.history(at: now)) }
+    }
+
+    /// Puts back what `dayHistory` saved before a restart: call it before the account sends.
+    public func seedDayHistory(messages: [(age: Duration, count: Int)], recipients: [(age: Duration, count: Int)]) {
+        let now = clock.now()
+        windows.withLockedValue { windows in
+            for entry in messages.sorted(by: { $0.age > $1.age }) where entry.age < QuotaLimit.messagesPerDay.window {
+                windows.day.add(entry.count, at: now - entry.age)
+            }
+            for entry in recipients.sorted(by: { $0.age > $1.age }) where entry.age < QuotaLimit.recipientsPerDay.window {
+                windows.recipients.add(entry.count, at: now - entry.age)
+            }
+        }
+    }
+
     /// Reserves one message in all three message windows, or none of them.
     ///
     /// When several limits refuse, the refusal names the one that frees last: that is when the

@@ -88,6 +88,23 @@ public struct RollingWindowCounter: Sendable {
         return origin + .nanoseconds(expiry(of: head))
     }
 
+    /// The events still counting, by how long before `instant` their bucket began, oldest
+    /// first: what a restart needs to rebuild the window (`add` them back, oldest first, at
+    /// `instant - age`).
+    public mutating func history(at instant: ContinuousClock.Instant) -> [(age: Duration, count: Int)] {
+        advance(to: instant)
+        guard let origin else { return [] }
+        var result: [(age: Duration, count: Int)] = []
+        for bucket in max(0, head - Int64(buckets))...head {
+            let count = counts[index(of: bucket)]
+            guard count > 0 else { continue }
+            let (start, overflow) = bucket.multipliedReportingOverflow(by: bucketWidth)
+            let age = overflow ? Duration.zero : max(.zero, instant - (origin + .nanoseconds(start)))
+            result.append((age, count))
+        }
+        return result
+    }
+
     /// The size of the bucket storage, for tests of the memory bound.
     var storageCount: Int { counts.count }
 

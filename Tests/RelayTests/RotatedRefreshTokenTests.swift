@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import Logging
 import NIOPosix
@@ -41,6 +42,34 @@ struct RotatedRefreshTokenTests {
         let second = try await TestSMTPClient.connect(port: restarted.server.port, group: MultiThreadedEventLoopGroup.singleton)
         #expect(try await second.login(harness.accounts[0].email, harness.accounts[0].password).code == 235)
         #expect(try await second.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)
+        await second.quit()
+        await restarted.server.close()
+        _ = await serving.result
+        await restarted.shutdown()
+        await harness.stop()
+    }
+
+    @Test func aRestartedProxyKeepsTheDailyCountsFromTheStateDirectory() async throws {
+        let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: stateDirectory) }
+        let harness = try await RelayHarness.start(configure: { $0.stateDirectory = stateDirectory },
+                                                   limits: AccountLimits(messagesPerDay: 2, concurrentMessages: 5))
+        let client = try await harness.client()
+        for _ in 0..<2 { #expect(try await client.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250) }
+        await client.quit()
+        await harness.runtime.persistState()
+
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var settings = harness.settings
+        settings.server.port = 0
+        let restarted = try await ProxyRuntime.start(settings, directory: harness.directory, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let serving = Task { try await restarted.server.run() }
+        let second = try await TestSMTPClient.connect(port: restarted.server.port, group: MultiThreadedEventLoopGroup.singleton)
+        #expect(try await second.login(harness.accounts[0].email, harness.accounts[0].password).code == 235)
+        let third = try await second.command("MAIL FROM:<a@example.com>")
+        #expect(third.code == 451)
+        #expect(third.lines.first?.contains("max_messages_per_day=2") == true)
         await second.quit()
         await restarted.server.close()
         _ = await serving.result
