@@ -1,10 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 @testable import Ops
 
 /// A stand-in for the service manager's notify socket: a bound AF_UNIX datagram socket.
-final class NotifySocketFixture {
+final class NotifySocketFixture: @unchecked Sendable {
     let name: String
     private let fd: Int32
 
@@ -36,6 +37,15 @@ final class NotifySocketFixture {
         let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         guard count >= 0 else { return nil }
         return String(decoding: buffer[..<count], as: UTF8.self)
+    }
+
+    /// `receive` on a thread of its own: blocking a concurrency thread while the sender is a
+    /// task would starve that task on a busy 2-core machine.
+    func receiveOffPool() async -> String? {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: self.receive()) }
+            thread.start()
+        }
     }
 
     enum FixtureError: Error {
