@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import OAuth2
+import NIOConcurrencyHelpers
 import NIOPosix
 import Ops
 import Resilience
@@ -64,8 +65,9 @@ public final class ProxyRuntime: Sendable {
                                                        onTransition: Self.logTransition(kind: "token endpoint", logger: logger))
             let hostBreakers = CircuitBreakerRegistry(configuration: resilience.hostBreaker, clock: resilience.clock,
                                                       onTransition: Self.logTransition(kind: "upstream host", logger: logger))
-            // Provider names label the refresh counter; three values, so the label stays bounded.
-            let directoryProviders = Dictionary(directory.accounts.map { ($0.accountID, $0.provider.rawValue) }) { first, _ in first }
+            // Provider names label the refresh counter (three values, so the label stays bounded),
+            // looked up in the accounts as they are now, reloads included.
+            let current = NIOLockedValueBox<RelayAccounts?>(nil)
             let stateFiles = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
             let refreshTokens = stateFiles?.refreshTokens
             let tokens = TokenCache(
@@ -76,7 +78,7 @@ public final class ProxyRuntime: Sendable {
                 logger: logger,
                 onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) },
                 onRefresh: { key, outcome in
-                    let provider = directoryProviders[key] ?? "unknown"
+                    let provider = current.withLockedValue { $0 }?.lookup(accountID: key)?.account.provider.rawValue ?? "unknown"
                     switch outcome {
                     case .success: ProxyMetrics.recordTokenRefresh(provider: provider, .ok)
                     case .failure(.credentialsRejected): ProxyMetrics.recordTokenRefresh(provider: provider, .rejected)
@@ -97,6 +99,7 @@ public final class ProxyRuntime: Sendable {
                     return pool
                 }
             }
+            current.withLockedValue { $0 = accounts }
             let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group, logger: logger)
             return ProxyRuntime(server: server, tokens: tokens, httpClient: httpClient)
         } catch {

@@ -102,6 +102,10 @@ public final class RelayAccounts: Sendable {
         _ = try replace(with: directory)
     }
 
+    public func lookup(accountID: String) -> RelayAccount? {
+        snapshot.withLockedValue { $0.byID[accountID] }
+    }
+
     public func lookup(email: String) -> RelayAccount? {
         let key = email.lowercased()
         return snapshot.withLockedValue { $0.byEmail[key] }

@@ -102,6 +102,7 @@ struct ServeProcessTests {
         let metrics = Self.get(port: adminPort, path: "/metrics")?.body ?? ""
         #expect(metrics.contains(#"xoauth2_proxy_messages_total{result="relayed"} 1"#))
         #expect(metrics.contains(#"xoauth2_proxy_account_messages_total{account="ops",result="relayed"} 1"#))
+        #expect(metrics.contains(#"xoauth2_proxy_token_refreshes_total{provider="custom",result="ok"} 1"#))
 
         // SIGHUP reloads even when nothing changed; the log says so.
         kill(process.processIdentifier, SIGHUP)
