@@ -22,23 +22,34 @@ enum Binary {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 20) throws -> Result {
+    /// Waits with `Task.sleep`, never blocking a concurrency thread: other suites' tasks (a
+    /// watchdog ping, a sandbox session) must keep running while the binary does.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("XOAUTH2_PROXY_") }.merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("binary-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outURL = directory.appendingPathComponent("out")
+        let errURL = directory.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        try out.close()
+        try err.close()
         return Result(status: process.terminationStatus,
-                      stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                      stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+                      stdout: try String(contentsOf: outURL, encoding: .utf8),
+                      stderr: try String(contentsOf: errURL, encoding: .utf8))
     }
 }
 
@@ -61,9 +72,9 @@ enum Binary {
     ]
 
     @Test(arguments: malformed)
-    func malformedConfigExitsTwoNamingTheField(config: String, field: String) throws {
+    func malformedConfigExitsTwoNamingTheField(config: String, field: String) async throws {
         let path = try writeConfig(config)
-        let result = try Binary.run(["--config", path, "--port", "0"])
+        let result = try await Binary.run(["--config", path, "--port", "0"])
         #expect(result.status == 2)
         #expect(result.stderr.contains(path))
         #expect(result.stderr.contains(field))
@@ -71,26 +82,26 @@ enum Binary {
         #expect(!result.stderr.contains("\"s\""))
     }
 
-    @Test func missingFileBadPortAndNoConfigExitTwo() throws {
-        #expect(try Binary.run(["--config", "/nonexistent/accounts.json"]).status == 2)
-        #expect(try Binary.run(["serve"]).status == 2)
+    @Test func missingFileBadPortAndNoConfigExitTwo() async throws {
+        #expect(try await Binary.run(["--config", "/nonexistent/accounts.json"]).status == 2)
+        #expect(try await Binary.run(["serve"]).status == 2)
         let path = try writeConfig(#"[{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r"}]"#)
-        let badPort = try Binary.run(["--config", path, "--port", "99999"])
+        let badPort = try await Binary.run(["--config", path, "--port", "99999"])
         #expect(badPort.status == 2)
         #expect(badPort.stderr.contains("--port"))
-        #expect(try Binary.run(["--config", path, "--port", "abc"]).status == 2)
+        #expect(try await Binary.run(["--config", path, "--port", "abc"]).status == 2)
     }
 
-    @Test func environmentSuppliesFlagsAndTheCommandLineWins() throws {
-        let bad = try Binary.run([], environment: ["XOAUTH2_PROXY_CONFIG": "/nonexistent/from-env.json"])
+    @Test func environmentSuppliesFlagsAndTheCommandLineWins() async throws {
+        let bad = try await Binary.run([], environment: ["XOAUTH2_PROXY_CONFIG": "/nonexistent/from-env.json"])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("/nonexistent/from-env.json"))
-        let overridden = try Binary.run(["--config", "/nonexistent/from-flag.json"], environment: ["XOAUTH2_PROXY_CONFIG": "/nonexistent/from-env.json"])
+        let overridden = try await Binary.run(["--config", "/nonexistent/from-flag.json"], environment: ["XOAUTH2_PROXY_CONFIG": "/nonexistent/from-env.json"])
         #expect(overridden.stderr.contains("from-flag.json"))
         #expect(!overridden.stderr.contains("from-env.json"))
     }
 
-    @Test func portInUseExitsOne() throws {
+    @Test func portInUseExitsOne() async throws {
         let path = try writeConfig(#"[{"email": "a@example.com", "provider": "gmail", "client_id": "c", "client_secret": "s", "refresh_token": "r", "password": "p"}]"#)
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socketFD) }
@@ -103,7 +114,7 @@ enum Binary {
         _ = listen(socketFD, 1)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) } }
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let result = try Binary.run(["--config", path, "--port", "\(port)"])
+        let result = try await Binary.run(["--config", path, "--port", "\(port)"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot listen"))
     }
@@ -146,7 +157,7 @@ enum Binary {
         }
     }
 
-    @Test func accountsComeFromADirectoryAndFromEnvironmentVariables() throws {
+    @Test func accountsComeFromADirectoryAndFromEnvironmentVariables() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("accounts-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -155,7 +166,7 @@ enum Binary {
         let (accounts, _) = try ServeCommand.parse(["--accounts-dir", directory]).validatedSettings()
         #expect(accounts.directory.accounts.map(\.email) == ["dir@example.com"])
 
-        let missing = try Binary.run(["--port", "0"], environment: [
+        let missing = try await Binary.run(["--port", "0"], environment: [
             "XOAUTH2_PROXY_ACCOUNT_EMAIL": "env@example.com", "XOAUTH2_PROXY_ACCOUNT_PROVIDER": "gmail",
             "XOAUTH2_PROXY_ACCOUNT_CLIENT_SECRET": "env-secret-value", "XOAUTH2_PROXY_ACCOUNT_REFRESH_TOKEN": "env-refresh-value",
         ])

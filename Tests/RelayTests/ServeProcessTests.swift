@@ -163,7 +163,7 @@ struct ServeProcessTests {
         try process.run()
         for _ in 0..<1000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         try handle.close()
         return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
     }
