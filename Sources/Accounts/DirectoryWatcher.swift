@@ -7,7 +7,6 @@ import Glibc
 /// events behind Kubernetes' atomic `..data` swap, an editor's rename-on-save and a plain write.
 /// Directories rather than files are watched, because a swap replaces the files themselves.
 public final class DirectoryWatcher: Sendable {
-    private let descriptor: Int32
     private let stopped = LockedFlag()
 
     /// Nil when inotify is unavailable (the caller falls back to polling). Directories that do
@@ -25,7 +24,6 @@ public final class DirectoryWatcher: Sendable {
             close(fd)
             return nil
         }
-        descriptor = fd
         watchedCount = watched
         let stopped = stopped
         let thread = Thread {

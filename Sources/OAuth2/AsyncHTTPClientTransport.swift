@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import Resilience
 
 /// The production transport: one shared `HTTPClient` (its connection pool keeps connections to
 /// each token host alive across refreshes of many accounts).

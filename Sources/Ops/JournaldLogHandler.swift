@@ -37,11 +37,7 @@ public struct JournaldLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
-        if let error = event.error { merged["error"] = "\(error)" }
-        let pairs = merged.keys.sorted().compactMap { key in merged[key].map { (key, $0.description) } }
+        let pairs = LogFields.merged(metadata, provider: metadataProvider, event: event)
         let message = event.message.description
         let fields = JournaldFields.fields(level: event.level, message: message, label: label, metadata: pairs,
                                            file: event.file, function: event.function, line: event.line)

@@ -25,11 +25,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
-        if let error = event.error { merged["error"] = "\(error)" }
-        let fields = merged.keys.sorted().compactMap { key in merged[key].map { (key, $0.description) } }
+        let fields = LogFields.merged(metadata, provider: metadataProvider, event: event)
         sink.write(Self.line(format: format, level: event.level, message: event.message.description,
                              label: label, fields: fields, timestamp: LogTimestamp.now()))
     }

@@ -28,11 +28,7 @@ public enum AccountChecker {
     public static func run(_ directory: AccountDirectory, settings: ProxyRuntime.Configuration, smtp: Bool, concurrency: Int = 8,
                            group: any EventLoopGroup, logger: Logger,
                            progress: @escaping @Sendable (AccountCheckResult) -> Void = { _ in }) async throws -> [AccountCheckResult] {
-        var httpConfiguration = HTTPClient.Configuration()
-        let requestTimeout = TimeAmount(settings.tokenRequestTimeout)
-        httpConfiguration.timeout = .init(connect: min(requestTimeout, .seconds(10)), read: requestTimeout)
-        httpConfiguration.redirectConfiguration = .disallow
-        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
+        let httpClient = ProxyRuntime.makeTokenHTTPClient(settings, group: group)
         do {
             let results = try await run(directory, settings: settings, smtp: smtp, concurrency: concurrency, httpClient: httpClient,
                                         group: group, logger: logger, progress: progress)
@@ -58,10 +54,7 @@ public enum AccountChecker {
         let tls = UpstreamTLSContexts()
         let prepared = try await NIOThreadPool.singleton.runIfActive {
             directory.accounts.map { account -> (Account, Result<UpstreamEndpoint, any Error>) in
-                tokens.setCredentials(
-                    OAuth2Credentials(tokenURL: account.tokenURL, clientID: account.clientID, clientSecret: account.clientSecret,
-                                      refreshToken: refreshTokens?.resolve(account) ?? account.refreshToken, scope: account.scope),
-                    forKey: account.accountID)
+                tokens.setCredentials(account.oauth2Credentials(resolvingWith: refreshTokens), forKey: account.accountID)
                 return (account, Result { try tls.endpoint(for: account) })
             }
         }

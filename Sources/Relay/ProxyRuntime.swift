@@ -52,11 +52,7 @@ public final class ProxyRuntime: Sendable {
     /// TLS files and socket errors for a taken port.
     public static func start(_ configuration: Configuration, directory: AccountDirectory,
                              group: any EventLoopGroup, logger: Logger) async throws -> ProxyRuntime {
-        var httpConfiguration = HTTPClient.Configuration()
-        let requestTimeout = TimeAmount(configuration.tokenRequestTimeout)
-        httpConfiguration.timeout = .init(connect: min(requestTimeout, .seconds(10)), read: requestTimeout)
-        httpConfiguration.redirectConfiguration = .disallow
-        let httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
+        let httpClient = makeTokenHTTPClient(configuration, group: group)
         do {
             var cacheConfiguration = TokenCache.Configuration()
             cacheConfiguration.expiryMargin = configuration.tokenExpiryMargin
@@ -108,6 +104,16 @@ public final class ProxyRuntime: Sendable {
         }
     }
 
+    /// The client for token endpoints: each request bounded by the token timeout, no redirects
+    /// (a token endpoint that redirects is misconfigured, and following it could leak secrets).
+    static func makeTokenHTTPClient(_ configuration: Configuration, group: any EventLoopGroup) -> HTTPClient {
+        var httpConfiguration = HTTPClient.Configuration()
+        let requestTimeout = TimeAmount(configuration.tokenRequestTimeout)
+        httpConfiguration.timeout = .init(connect: min(requestTimeout, .seconds(10)), read: requestTimeout)
+        httpConfiguration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
+    }
+
     /// Without a state directory, an account whose provider rotates refresh tokens loses the
     /// rotated one at every restart and depends on the old one still being accepted.
     static func openStateDirectory(_ path: String?, directory: AccountDirectory, logger: Logger) async throws -> StateFiles? {
@@ -120,8 +126,11 @@ public final class ProxyRuntime: Sendable {
         }
         do {
             let stateDirectory = try await NIOThreadPool.singleton.runIfActive { try StateDirectory(path: path) }
-            return StateFiles(refreshTokens: RefreshTokenPersistence(directory: stateDirectory, logger: logger),
-                              quotaCounters: QuotaCounterPersistence(directory: stateDirectory, logger: logger))
+            let onCorrupt: @Sendable (String, String) -> Void = { file, reason in
+                logger.warning("ignoring unreadable state file", metadata: ["file": "\(path)/\(file)", "reason": "\(reason)"])
+            }
+            return StateFiles(refreshTokens: RefreshTokenPersistence(directory: stateDirectory, logger: logger, onCorrupt: onCorrupt),
+                              quotaCounters: QuotaCounterPersistence(directory: stateDirectory, logger: logger, onCorrupt: onCorrupt))
         } catch let error as StateError {
             throw ConfigError(source: "--state-dir", message: error.description)
         }

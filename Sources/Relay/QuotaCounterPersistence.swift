@@ -19,10 +19,8 @@ final class QuotaCounterPersistence: Sendable {
         var recipients: Int
     }
 
-    init(directory: StateDirectory, logger: Logger) {
-        self.store = QuotaCounterStore(directory: directory) { file, reason in
-            logger.warning("ignoring unreadable state file", metadata: ["file": "\(directory.path)/\(file)", "reason": "\(reason)"])
-        }
+    init(directory: StateDirectory, logger: Logger, onCorrupt: @escaping @Sendable (_ fileName: String, _ reason: String) -> Void) {
+        self.store = QuotaCounterStore(directory: directory, onCorrupt: onCorrupt)
         self.logger = logger
     }
 

@@ -2,6 +2,7 @@ import Accounts
 import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
+import OAuth2
 import StateStore
 
 /// Keeps rotated refresh tokens under `--state-dir`, because the mounted Secret is read-only
@@ -17,10 +18,8 @@ final class RefreshTokenPersistence: Sendable {
     private let mounted = NIOLockedValueBox<[String: Mounted]>([:])
     private let logger: Logger
 
-    init(directory: StateDirectory, logger: Logger) {
-        self.store = RefreshTokenStore(directory: directory) { file, reason in
-            logger.warning("ignoring unreadable state file", metadata: ["file": "\(directory.path)/\(file)", "reason": "\(reason)"])
-        }
+    init(directory: StateDirectory, logger: Logger, onCorrupt: @escaping @Sendable (_ fileName: String, _ reason: String) -> Void) {
+        self.store = RefreshTokenStore(directory: directory, onCorrupt: onCorrupt)
         self.logger = logger
     }
 
@@ -51,5 +50,14 @@ final class RefreshTokenPersistence: Sendable {
                 ])
             }
         }
+    }
+}
+
+extension Account {
+    /// What the token cache needs; the refresh token is the persisted descendant of the mounted
+    /// one when there is one (blocking: reads a state file), else the mounted one.
+    func oauth2Credentials(resolvingWith refreshTokens: RefreshTokenPersistence?) -> OAuth2Credentials {
+        OAuth2Credentials(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret,
+                          refreshToken: refreshTokens?.resolve(self) ?? refreshToken, scope: scope)
     }
 }

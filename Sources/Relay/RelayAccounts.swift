@@ -159,12 +159,9 @@ public final class RelayAccounts: Sendable {
     }
 
     private func make(_ account: Account, endpoint: UpstreamEndpoint, previous: RelayAccount?) -> RelayAccount {
-        let credentialsChanged = previous.map { Self.credentials(of: $0.account) != Self.credentials(of: account) } ?? true
+        let credentialsChanged = previous.map { $0.account.oauth2Credentials(resolvingWith: nil) != account.oauth2Credentials(resolvingWith: nil) } ?? true
         if credentialsChanged {
-            connector.tokens.setCredentials(
-                OAuth2Credentials(tokenURL: account.tokenURL, clientID: account.clientID, clientSecret: account.clientSecret,
-                                  refreshToken: refreshTokens?.resolve(account) ?? account.refreshToken, scope: account.scope),
-                forKey: account.accountID)
+            connector.tokens.setCredentials(account.oauth2Credentials(resolvingWith: refreshTokens), forKey: account.accountID)
         }
         let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
                                      previous: previous.map { ($0.limiter, credentialsChanged) })
@@ -179,10 +176,6 @@ public final class RelayAccounts: Sendable {
             try await connector.open(account: account, endpoint: endpoint, limiter: limiter)
         }
         return RelayAccount(account: account, endpoint: endpoint, pool: pool, limiter: limiter)
-    }
-
-    private static func credentials(of account: Account) -> [String?] {
-        [account.tokenURL, account.clientID, account.clientSecret, account.refreshToken, account.scope]
     }
 
     private static func connectionSettings(of account: Account) -> [String] {

@@ -1,6 +1,6 @@
 extension Duration {
     /// Whole nanoseconds (truncated), saturating instead of trapping on absurd configured values.
-    var nanosecondsClamped: Int64 {
+    public var nanosecondsClamped: Int64 {
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

@@ -50,8 +50,9 @@ enum EnvironmentFlags {
         Mirror(reflecting: command.init()).children.flatMap { child -> [Option] in
             guard let label = child.label, label.hasPrefix("_") else { return [] }
             let typeName = String(describing: type(of: child.value))
-            let groups: [any ParsableArguments.Type] = [LoggingOptions.self, AccountSourceOptions.self, TimeoutOptions.self, ResilienceOptions.self]
-            if let group = groups.first(where: { typeName == "OptionGroup<\($0)>" }) { return options(of: group) }
+            // Every option group, not a list of known ones: a group left off such a list loses its
+            // environment variables without a word.
+            if let group = type(of: child.value) as? any OptionGroupArguments.Type { return options(of: group.arguments) }
             let isFlag = typeName.hasPrefix("Flag<")
             guard isFlag || typeName.hasPrefix("Option<") else { return [] }
             return [Option(name: kebabCase(String(label.dropFirst())), isFlag: isFlag)]
@@ -69,4 +70,13 @@ enum EnvironmentFlags {
         }
         return result
     }
+}
+
+/// Lets reflection find the options inside any `@OptionGroup`.
+protocol OptionGroupArguments {
+    static var arguments: any ParsableArguments.Type { get }
+}
+
+extension OptionGroup: OptionGroupArguments {
+    static var arguments: any ParsableArguments.Type { Value.self }
 }

@@ -1,6 +1,5 @@
 import Accounts
 import Foundation
-import Logging
 import NIOPosix
 import Relay
 import Sandbox
@@ -33,19 +32,9 @@ struct RotatedRefreshTokenTests {
         let content = try String(contentsOfFile: stateDirectory + "/" + files[0], encoding: .utf8)
         #expect(!content.contains(harness.accounts[0].refreshToken))
 
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        var settings = harness.settings
-        settings.server.port = 0
-        let restarted = try await ProxyRuntime.start(settings, directory: harness.directory, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        let serving = Task { try await restarted.server.run() }
-        let second = try await TestSMTPClient.connect(port: restarted.server.port, group: MultiThreadedEventLoopGroup.singleton)
-        #expect(try await second.login(harness.accounts[0].email, harness.accounts[0].password).code == 235)
-        #expect(try await second.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)
-        await second.quit()
-        await restarted.server.close()
-        _ = await serving.result
-        await restarted.shutdown()
+        try await Self.withRestartedProxy(harness) { (second: TestSMTPClient) async throws in
+            #expect(try await second.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)
+        }
         await harness.stop()
     }
 
@@ -59,21 +48,28 @@ struct RotatedRefreshTokenTests {
         await client.quit()
         await harness.runtime.persistState()
 
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        try await Self.withRestartedProxy(harness) { (second: TestSMTPClient) async throws in
+            let third = try await second.command("MAIL FROM:<a@example.com>")
+            #expect(third.code == 451)
+            #expect(third.lines.first?.contains("max_messages_per_day=2") == true)
+        }
+        await harness.stop()
+    }
+
+    /// A second proxy started as the harness's was (same accounts and state directory), as
+    /// after a restart; `body` gets a client logged in as account 0.
+    static func withRestartedProxy(_ harness: RelayHarness, _ body: (TestSMTPClient) async throws -> Void) async throws {
         var settings = harness.settings
         settings.server.port = 0
-        let restarted = try await ProxyRuntime.start(settings, directory: harness.directory, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let restarted = try await ProxyRuntime.start(settings, directory: harness.directory, group: group, logger: harness.logger)
         let serving = Task { try await restarted.server.run() }
-        let second = try await TestSMTPClient.connect(port: restarted.server.port, group: MultiThreadedEventLoopGroup.singleton)
-        #expect(try await second.login(harness.accounts[0].email, harness.accounts[0].password).code == 235)
-        let third = try await second.command("MAIL FROM:<a@example.com>")
-        #expect(third.code == 451)
-        #expect(third.lines.first?.contains("max_messages_per_day=2") == true)
-        await second.quit()
+        let client = try await TestSMTPClient.connect(port: restarted.server.port, group: group)
+        #expect(try await client.login(harness.accounts[0].email, harness.accounts[0].password).code == 235)
+        try await body(client)
+        await client.quit()
         await restarted.server.close()
         _ = await serving.result
         await restarted.shutdown()
-        await harness.stop()
     }
 }

@@ -12,18 +12,6 @@ import Testing
 /// a message relayed, then SIGTERM with one transaction in flight and one idle session.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ServeProcessTests {
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// A blocking HTTP GET over a socket: status code and body, or nil if nothing listens.
     static func get(port: Int, path: String) -> (status: Int, body: String)? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -71,8 +59,8 @@ struct ServeProcessTests {
              "token_url": "\(sandbox.tokenURL)", "smtp_host": "127.0.0.1", "smtp_port": \(sandbox.smtpPort), "tls_ca_file": "\(caFile)"}
             """])
 
-        let smtpPort = try Self.freePort()
-        let adminPort = try Self.freePort()
+        let smtpPort = try await RelayFailureMappingTests.closedPort()
+        let adminPort = try await RelayFailureMappingTests.closedPort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binary.path)
         process.arguments = ["serve", "--accounts-dir", mount.path, "--port", "\(smtpPort)", "--admin-port", "\(adminPort)",
@@ -148,26 +136,6 @@ struct ServeProcessTests {
         _ = await sandboxTask.result
     }
 
-    /// Runs the binary without blocking a concurrency thread (the sandbox shares them).
-    static func runBinary(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binary.path)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("XOAUTH2_PROXY_") }
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        for _ in 0..<1000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { process.terminate() }
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        try handle.close()
-        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
-    }
-
     @Test func checkRefreshesEveryAccountLogsInAndExitsThreeWhenOneFails() async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -190,7 +158,8 @@ struct ServeProcessTests {
         try account("good", refreshToken: "rt-good-value").write(to: work.appendingPathComponent("good.json"), atomically: true, encoding: .utf8)
         try account("bad", refreshToken: "rt-bad-value").write(to: work.appendingPathComponent("bad.json"), atomically: true, encoding: .utf8)
 
-        let both = try await Self.runBinary(["check", "--accounts-dir", work.path, "--smtp", "--json"])
+        let run = try await Binary.run(["check", "--accounts-dir", work.path, "--smtp", "--json"])
+        let both = (status: run.status, output: run.stdout + run.stderr)
         #expect(both.status == 3)
         #expect(both.output.contains(#""account_id":"bad","email":"bad@example.com","provider":"custom","token":"failed","smtp":"skipped""#))
         #expect(both.output.contains(#""account_id":"good","email":"good@example.com","provider":"custom","token":"ok","smtp":"ok","error":null"#))
@@ -199,7 +168,8 @@ struct ServeProcessTests {
             #expect(!both.output.contains(secret))
         }
         try FileManager.default.removeItem(at: work.appendingPathComponent("bad.json"))
-        let good = try await Self.runBinary(["check", "--accounts-dir", work.path])
+        let rerun = try await Binary.run(["check", "--accounts-dir", work.path])
+        let good = (status: rerun.status, output: rerun.stdout + rerun.stderr)
         #expect(good.status == 0)
         #expect(good.output.hasPrefix("account_id  email             provider  token  smtp"))
         #expect(good.output.contains("good        good@example.com  custom    ok     skipped"))
