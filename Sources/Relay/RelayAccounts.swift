@@ -172,8 +172,8 @@ public final class RelayAccounts: Sendable {
         let configuration = poolTimings(AccountPool.Configuration(
             maxConnections: account.maxConnections, maxMessagesPerConnection: account.maxMessagesPerConnection))
         let connector = connector
-        let pool = AccountPool(configuration: configuration, timerLoop: connector.group.next(), now: resilience.clock.now) { () async throws(RelayFailure) in
-            try await connector.open(account: account, endpoint: endpoint, limiter: limiter)
+        let pool = AccountPool(configuration: configuration, timerLoop: connector.group.next(), now: resilience.clock.now) { loop async throws(RelayFailure) in
+            try await connector.open(account: account, endpoint: endpoint, limiter: limiter, on: loop)
         }
         return RelayAccount(account: account, endpoint: endpoint, pool: pool, limiter: limiter)
     }

@@ -27,6 +27,8 @@ struct RelaySession {
         case recipient(EventLoopFuture<SMTPReply>)
         /// RSET left over from the lease's previous user; its reply is not the client's.
         case upstreamReset(EventLoopFuture<SMTPReply>)
+        /// DATA sent behind MAIL and RCPT; its reply is kept for the state machine's DATA step.
+        case dataStart(EventLoopFuture<SMTPReply>)
     }
 
     private struct Body {
@@ -52,11 +54,17 @@ struct RelaySession {
     /// Held from MAIL until the transaction ends: the account's concurrency slot and counts.
     private var admission: Admission?
     private var pending: [PendingReply] = []
+    /// Replies resolved and not yet written: a pipelined group is answered in one write.
+    private var unsent: [SMTPReply] = []
+    /// The upstream's answer to a DATA that went out with MAIL and RCPT.
+    private var pipelinedData: Result<SMTPReply, any Error>?
     private var body: Body?
     private var transactionStart: ContinuousClock.Instant?
     private var recipientCount = 0
 
     private let drain: SessionDrain?
+    /// The client channel's event loop, which this session runs on; upstreams there are preferred.
+    private var clientLoop: (any EventLoop)?
 
     init(accounts: RelayAccounts, configuration: RelaySessionConfiguration, logger: Logger, drain: SessionDrain? = nil) {
         self.drain = drain
@@ -67,6 +75,7 @@ struct RelaySession {
     }
 
     mutating func run(_ connection: SMTPServerConnection) async {
+        clientLoop = connection.channel.eventLoop
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(machine.greeting)
@@ -101,17 +110,30 @@ struct RelaySession {
         switch frame {
         case .command(let line):
             let parsed = SMTPCommandParser.parse(line.readableBytesView)
-            switch parsed {
-            case .success(.mail), .success(.rcpt):
-                break
-            default:
-                // Only MAIL and RCPT travel pipelined; everything else needs the verdicts so far.
-                try await flush(outbound)
-            }
             if case .success(let command) = parsed {
                 logger.trace("command", metadata: ["verb": "\(command.verb)"])
             }
-            return try await perform(machine.command(parsed), outbound)
+            switch parsed {
+            case .success(.mail), .success(.rcpt):
+                return try await perform(machine.command(parsed), outbound)
+            case .success(.data) where queueDataUpstream():
+                // DATA travels with MAIL and RCPT (RFC 2920 allows it last in a group); the
+                // verdicts so far are collected, and written with the answer to DATA.
+                await resolvePending()
+                let next = try await perform(machine.command(parsed), outbound)
+                if case .success(let reply)? = pipelinedData, reply.code == 354 {
+                    // The state machine refused DATA but the upstream opened it: only closing
+                    // keeps that upstream from taking a message.
+                    dropLease()
+                }
+                pipelinedData = nil
+                return next
+            default:
+                // Only MAIL and RCPT (and DATA behind them) travel pipelined; everything else
+                // needs the verdicts so far.
+                try await flush(outbound)
+                return try await perform(machine.command(parsed), outbound)
+            }
         case .commandTooLong:
             try await flush(outbound)
             return try await perform(machine.commandTooLong(), outbound)
@@ -201,7 +223,7 @@ struct RelaySession {
         for attempt in 1...2 {
             let acquired: AccountPool.Lease
             do {
-                acquired = try await account.pool.acquire()
+                acquired = try await account.pool.acquire(preferring: clientLoop)
             } catch {
                 logger.warning("no upstream connection", metadata: ["reason": "\(error)"])
                 if case .refusedByProvider(let verdict) = error, let pushback = verdict.pushback {
@@ -287,7 +309,14 @@ struct RelaySession {
         }
         let client = lease.connection.client
         do {
-            let verdict = read(try await client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA").get(), at: .data)
+            let upstreamReply: SMTPReply
+            if let pipelined = pipelinedData {
+                pipelinedData = nil
+                upstreamReply = try pipelined.get()
+            } else {
+                upstreamReply = try await client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA").get()
+            }
+            let verdict = read(upstreamReply, at: .data)
             if verdict.clientReply.code == 354 { body = Body() }
             pending.append(.local(machine.dataStartResult(verdict.clientReply)))
             if verdict.closesConnection {
@@ -383,15 +412,41 @@ struct RelaySession {
 
     /// Sends what is queued upstream, collects verdicts in order, answers the client at once.
     private mutating func flush(_ outbound: Outbound) async throws {
+        await resolvePending()
+        guard !unsent.isEmpty else { return }
+        let replies = unsent
+        unsent.removeAll(keepingCapacity: true)
+        try await outbound.write(contentsOf: replies)
+    }
+
+    /// With a pipelining upstream and a transaction open there, queues DATA behind MAIL and
+    /// RCPT so the three leave in one write; false when DATA must wait for the verdicts.
+    private mutating func queueDataUpstream() -> Bool {
+        guard !configuration.dryRun, let lease, lease.connection.client.capabilities.pipelining,
+              pending.contains(where: { if case .mail = $0 { true } else { false } }) || machine.isInTransaction else { return false }
+        let client = lease.connection.client
+        pending.append(.dataStart(client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA", flush: false)))
+        return true
+    }
+
+    /// Sends what is queued upstream and collects the verdicts in order into `unsent`.
+    private mutating func resolvePending() async {
         guard !pending.isEmpty else { return }
         lease?.connection.client.flush()
-        var replies: [SMTPReply] = []
-        replies.reserveCapacity(pending.count)
+        var replies = unsent
+        unsent = []
+        replies.reserveCapacity(replies.count + pending.count)
         var lost = false
         for item in pending {
             switch item {
             case .local(let reply):
                 replies.append(reply)
+            case .dataStart(let future):
+                do {
+                    pipelinedData = .success(try await future.get())
+                } catch {
+                    pipelinedData = .failure(error)
+                }
             case .upstreamReset(let future):
                 _ = try? await future.get()
             case .mail(let future):
@@ -435,7 +490,7 @@ struct RelaySession {
             account?.pool.release(current, reusable: true)
         }
         if !machine.isInTransaction { endAdmission(accepted: false) }
-        try await outbound.write(contentsOf: replies)
+        unsent = replies
     }
 
     // MARK: Upstream plumbing

@@ -21,6 +21,7 @@ public final class UpstreamConnection: PooledConnection {
     public var isActive: Bool { client.isActive }
     public func close() { client.close() }
     public func quit() async { await client.quit() }
+    public var eventLoop: (any EventLoop)? { client.eventLoop }
 }
 
 /// Opens upstream connections: token, connect, TLS, AUTH XOAUTH2, with one refresh-and-retry
@@ -45,7 +46,9 @@ public struct UpstreamConnector: Sendable {
         self.logger = logger
     }
 
-    func open(account: Account, endpoint: UpstreamEndpoint, limiter: AccountLimiter) async throws(RelayFailure) -> UpstreamConnection {
+    /// `on`: the event loop to connect on (the session's); any of the group's when nil.
+    func open(account: Account, endpoint: UpstreamEndpoint, limiter: AccountLimiter,
+              on loop: (any EventLoop)? = nil) async throws(RelayFailure) -> UpstreamConnection {
         var logger = logger
         logger[metadataKey: "account_id"] = "\(account.accountID)"
         logger[metadataKey: "upstream"] = "\(endpoint.host):\(endpoint.port)"
@@ -60,7 +63,7 @@ public struct UpstreamConnector: Sendable {
         do {
             client = try await SMTPClientConnection.connect(
                 .init(host: endpoint.host, port: endpoint.port, tls: endpoint.tls, heloName: heloName, timeouts: timeouts),
-                group: group)
+                group: loop ?? group)
         } catch SMTPNIOError.unexpectedReply(let reply) {
             // The host answered, so it is up; what it said may be about this account.
             breaker.recordSuccess()

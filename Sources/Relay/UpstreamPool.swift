@@ -8,6 +8,12 @@ public protocol PooledConnection: Sendable {
     var tokenExpiresAt: ContinuousClock.Instant { get }
     func close()
     func quit() async
+    /// The thread the connection lives on; a session on the same loop uses it without hops.
+    var eventLoop: (any EventLoop)? { get }
+}
+
+extension PooledConnection {
+    public var eventLoop: (any EventLoop)? { nil }
 }
 
 /// One account's upstream connections: at most `maxConnections` open, idle ones reused
@@ -81,13 +87,13 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
 
     public let configuration: Configuration
     private let state = NIOLockedValueBox(State())
-    private let opener: @Sendable () async throws(RelayFailure) -> Connection
+    private let opener: @Sendable (_ on: (any EventLoop)?) async throws(RelayFailure) -> Connection
     private let timerLoop: any EventLoop
     private let now: @Sendable () -> ContinuousClock.Instant
 
     public init(configuration: Configuration, timerLoop: any EventLoop,
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
-                opener: @escaping @Sendable () async throws(RelayFailure) -> Connection) {
+                opener: @escaping @Sendable (_ on: (any EventLoop)?) async throws(RelayFailure) -> Connection) {
         self.configuration = configuration
         self.timerLoop = timerLoop
         self.now = now
@@ -131,36 +137,44 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         case wait
     }
 
-    public func acquire() async throws(RelayFailure) -> Lease {
+    /// `preferring`: the caller's event loop. An idle connection there comes first; then, while
+    /// under the cap, a new connection there; then any idle one. Without it, any idle one first. A session and its upstream on
+    /// one thread relay without a hop per command.
+    public func acquire(preferring loop: (any EventLoop)? = nil) async throws(RelayFailure) -> Lease {
         var retired: [Connection] = []
         let instant = self.now()
         let step: AcquireStep = state.withLockedValue { state in
             if state.closed { return .wait }
-            while let entry = state.idle.popLast() {
-                if isReusable(entry) {
-                    return .lease(Lease(connection: entry.connection, messagesSent: entry.messagesSent,
-                                        needsReset: entry.needsReset, idleFor: instant - entry.since))
-                }
+            state.idle.removeAll { entry in
+                if isReusable(entry, now: instant) { return false }
                 state.open -= 1
                 retired.append(entry.connection)
+                return true
             }
-            if state.open < state.cap(configured: configuration.maxConnections, now: instant) {
-                state.open += 1
-                return .open
+            var chosen = loop.map { loop in state.idle.lastIndex { $0.connection.eventLoop === loop } } ?? state.idle.indices.last
+            if chosen == nil {
+                if state.open < state.cap(configured: configuration.maxConnections, now: instant) {
+                    state.open += 1
+                    return .open
+                }
+                chosen = state.idle.indices.last
             }
-            return .wait
+            guard let index = chosen else { return .wait }
+            let entry = state.idle.remove(at: index)
+            return .lease(Lease(connection: entry.connection, messagesSent: entry.messagesSent,
+                                needsReset: entry.needsReset, idleFor: instant - entry.since))
         }
         for connection in retired { connection.close() }
         switch step {
         case .lease(let lease):
             return lease
         case .open:
-            return try await openConnection()
+            return try await openConnection(on: loop)
         case .wait:
             if state.withLockedValue({ $0.closed }) { throw .shuttingDown }
             switch try await waitForGrant() {
             case .lease(let lease): return lease
-            case .slot: return try await openConnection()
+            case .slot: return try await openConnection(on: loop)
             }
         }
     }
@@ -201,9 +215,10 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
 
     /// Closes idle connections that outlived their welcome; called periodically.
     public func sweep() {
+        let instant = now()
         let stale: [Connection] = state.withLockedValue { state in
             let (keep, drop) = state.idle.reduce(into: ([Idle](), [Idle]())) { result, entry in
-                if isReusable(entry) { result.0.append(entry) } else { result.1.append(entry) }
+                if isReusable(entry, now: instant) { result.0.append(entry) } else { result.1.append(entry) }
             }
             state.idle = keep
             state.open -= drop.count
@@ -248,17 +263,16 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         }
     }
 
-    private func isReusable(_ entry: Idle) -> Bool {
-        let current = now()
+    private func isReusable(_ entry: Idle, now current: ContinuousClock.Instant) -> Bool {
         return entry.connection.isActive
             && entry.messagesSent < configuration.maxMessagesPerConnection
             && current - entry.since < configuration.idleTimeout
             && current + configuration.tokenExpirySafety < entry.connection.tokenExpiresAt
     }
 
-    private func openConnection() async throws(RelayFailure) -> Lease {
+    private func openConnection(on loop: (any EventLoop)?) async throws(RelayFailure) -> Lease {
         do {
-            let connection = try await opener()
+            let connection = try await opener(loop)
             return Lease(connection: connection, messagesSent: 0, needsReset: false, idleFor: nil)
         } catch {
             // The slot we reserved is free again; a waiter may try its own luck.

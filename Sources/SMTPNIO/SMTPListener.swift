@@ -60,7 +60,10 @@ public final class SMTPListener: Sendable {
         try await serverChannel.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in inbound {
-                    group.addTask { await session(connection) }
+                    // The session runs on its channel's event loop: no hop per read, write or reply.
+                    group.addTask(executorPreference: EventLoopTaskExecutor.on(connection.channel.eventLoop)) {
+                        await session(connection)
+                    }
                 }
             }
         }

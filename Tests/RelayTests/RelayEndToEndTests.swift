@@ -166,4 +166,22 @@ struct RelayEndToEndTests {
         await client.quit()
         await harness.stop()
     }
+
+    /// DATA goes upstream in the same write as MAIL and RCPT; when every recipient is refused
+    /// the upstream refuses that DATA too, and the connection stays clean for the next message.
+    @Test func dataPipelinedBehindRefusedRecipientsLeavesTheUpstreamClean() async throws {
+        let harness = try await RelayHarness.start()
+        harness.sandbox.faults.rejectRecipient("nobody@example.net")
+        let client = try await harness.client()
+        let refused = try await client.send(to: ["nobody@example.net"], message: "x\r\n")
+        #expect(refused.map(\.code) == [250, 550, 554])
+        #expect(try await client.command("RSET").code == 250)
+        let mixed = try await client.send(to: ["nobody@example.net", "a@example.net"], message: "x\r\n")
+        #expect(mixed.map(\.code) == [250, 550, 250, 354, 250])
+        #expect(try await client.send(to: ["a@example.net"], message: "y\r\n").last?.code == 250)
+        #expect(harness.sandbox.store.acceptedCount == 2)
+        #expect(harness.sandbox.sessionsAccepted == 1)
+        await client.quit()
+        await harness.stop()
+    }
 }

@@ -7,11 +7,13 @@ import Testing
 final class FakeConnection: PooledConnection {
     let id: Int
     let tokenExpiresAt: ContinuousClock.Instant
+    let eventLoop: (any EventLoop)?
     private let state = NIOLockedValueBox((active: true, closed: false, quit: false))
 
-    init(id: Int, tokenExpiresAt: ContinuousClock.Instant) {
+    init(id: Int, tokenExpiresAt: ContinuousClock.Instant, eventLoop: (any EventLoop)? = nil) {
         self.id = id
         self.tokenExpiresAt = tokenExpiresAt
+        self.eventLoop = eventLoop
     }
 
     var isActive: Bool { state.withLockedValue { $0.active } }
@@ -38,12 +40,12 @@ final class PoolFixture: Sendable {
         let clock = clock
         let opened = opened
         let failNextOpen = failNextOpen
-        pool = UpstreamPool(configuration: configuration, timerLoop: MultiThreadedEventLoopGroup.singleton.next(), now: { clock.withLockedValue { $0 } }) { () async throws(RelayFailure) -> FakeConnection in
+        pool = UpstreamPool(configuration: configuration, timerLoop: MultiThreadedEventLoopGroup.singleton.next(), now: { clock.withLockedValue { $0 } }) { loop async throws(RelayFailure) -> FakeConnection in
             if failNextOpen.withLockedValue({ value in defer { value = false }; return value }) {
                 throw RelayFailure.upstreamUnreachable("refused")
             }
             return opened.withLockedValue { list in
-                let connection = FakeConnection(id: list.count, tokenExpiresAt: clock.withLockedValue { $0 } + tokenLifetime)
+                let connection = FakeConnection(id: list.count, tokenExpiresAt: clock.withLockedValue { $0 } + tokenLifetime, eventLoop: loop)
                 list.append(connection)
                 return connection
             }
@@ -55,6 +57,37 @@ final class PoolFixture: Sendable {
 }
 
 @Suite struct UpstreamPoolTests {
+    @Test func connectionsOnTheCallersEventLoopComeFirst() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loopA = group.next(), loopB = group.next()
+        #expect(loopA !== loopB)
+        let fixture = PoolFixture(maxConnections: 2)
+        let onA = try await fixture.pool.acquire(preferring: loopA)
+        #expect(onA.connection.eventLoop === loopA)
+        fixture.pool.release(onA, reusable: true)
+        // Under the cap, a session on B gets its own connection on B rather than A's idle one.
+        let onB = try await fixture.pool.acquire(preferring: loopB)
+        #expect(onB.connection.id == 1)
+        #expect(onB.connection.eventLoop === loopB)
+        fixture.pool.release(onB, reusable: true)
+        #expect(try await fixture.pool.acquire(preferring: loopA).connection.id == 0)
+        #expect(try await fixture.pool.acquire(preferring: loopA).connection.id == 1)
+        #expect(fixture.openCount == 2)
+        try await group.shutdownGracefully()
+    }
+
+    @Test func atTheCapAnIdleConnectionOnAnotherLoopIsLent() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loopA = group.next(), loopB = group.next()
+        let fixture = PoolFixture(maxConnections: 1)
+        fixture.pool.release(try await fixture.pool.acquire(preferring: loopA), reusable: true)
+        let lease = try await fixture.pool.acquire(preferring: loopB)
+        #expect(lease.connection.id == 0)
+        #expect(lease.connection.eventLoop === loopA)
+        #expect(fixture.openCount == 1)
+        try await group.shutdownGracefully()
+    }
+
     @Test func idleConnectionsAreReused() async throws {
         let fixture = PoolFixture()
         for _ in 0..<5 {
