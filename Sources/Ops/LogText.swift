@@ -5,33 +5,6 @@ import Darwin
 #endif
 import NIOConcurrencyHelpers
 
-/// Where log lines go. A class so every copy of a handler shares one lock.
-public final class LogSink: Sendable {
-    private let fd: Int32
-    private let lock = NIOLock()
-
-    public init(fileDescriptor: Int32) {
-        self.fd = fileDescriptor
-    }
-
-    public static let standardOutput = LogSink(fileDescriptor: 1)
-    public static let standardError = LogSink(fileDescriptor: 2)
-
-    func write(_ line: String) {
-        var line = line
-        lock.withLock {
-            line.withUTF8 { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = bytes.baseAddress.map { Glibc.write(fd, $0 + offset, bytes.count - offset) } ?? -1
-                    if written <= 0 { return }
-                    offset += written
-                }
-            }
-        }
-    }
-}
-
 enum LogTimestamp {
     static func now() -> String {
         var spec = timespec()
@@ -51,6 +24,12 @@ enum LogTimestamp {
 /// JSON string quoting for hand-built documents (log lines, status pages).
 public enum JSONText {
     public static func appendString(_ value: String, to output: inout String) {
+        if needsNoEscaping(value) {
+            output += "\""
+            output += value
+            output += "\""
+            return
+        }
         output += "\""
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -66,5 +45,14 @@ public enum JSONText {
             }
         }
         output += "\""
+    }
+
+    /// Nearly every value (ids, codes, sizes) needs no escaping: one scan, one append.
+    private static func needsNoEscaping(_ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return false }
+            return true
+        }
     }
 }

@@ -13,6 +13,10 @@ public enum LogFormat: String, Sendable, CaseIterable {
 public enum LoggingSetup {
     /// Installs the process-wide handler. swift-log traps on a second bootstrap: call it once.
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
+        LogSink.standardOutput.setDropNotice { count in
+            LineLogHandler.line(format: format, level: .warning, message: "log lines dropped: the log reader is too slow",
+                                label: "xoauth2-proxy", fields: [("dropped", "\(count)")], timestamp: LogTimestamp.now())
+        }
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label, format: format)
             handler.logLevel = level

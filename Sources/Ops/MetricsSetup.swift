@@ -18,6 +18,7 @@ public enum MetricsSetup {
         factory.durationHistogramBuckets[ProxyMetrics.relayDurationSeconds] = ProxyMetrics.relayDurationBuckets
         MetricsSystem.bootstrap(factory)
         ProxyMetrics.registerFixedSeries()
+        ProxyMetrics.bindMessageSeries()
         return registry
     }()
 }

@@ -4,9 +4,10 @@ import NIOConcurrencyHelpers
 /// The relay's metric names and one-line recorders.
 ///
 /// Label values come only from the enums below (plus the configured provider names), so the
-/// series count stays bounded. Each helper resolves its metric through swift-metrics on every
-/// call rather than caching a handle: a handle made before `MetricsSetup.bootstrap()` would
-/// stay bound to the no-op backend forever. The lookup is one lock and a dictionary hit.
+/// series count stays bounded. The per-message series are resolved once, when
+/// `MetricsSetup.bootstrap()` binds them (a handle made before bootstrap would stay bound to the
+/// no-op backend forever; resolving on every call cost a registry lookup per message). The rest
+/// resolve through swift-metrics on every call.
 ///
 /// Always record through these helpers: swift-prometheus traps if one name is used both with
 /// and without labels, or as two metric types, and treats label order as part of the series.
@@ -23,12 +24,33 @@ public enum ProxyMetrics {
     /// Only with `--metrics-per-account`: a separate family, so the bounded one keeps its labels.
     public static let accountMessagesTotal = "xoauth2_proxy_account_messages_total"
 
-    private static let perAccount = NIOLockedValueBox(false)
+    /// The series every message touches, resolved once after bootstrap.
+    private final class MessageSeries: Sendable {
+        let results: [MessageResult: Counter]
+        let duration: Timer
+        let bytes: Counter
+
+        init() {
+            results = Dictionary(uniqueKeysWithValues: MessageResult.allCases.map {
+                ($0, Counter(label: ProxyMetrics.messagesTotal, dimensions: [("result", $0.rawValue)]))
+            })
+            duration = Timer(label: ProxyMetrics.relayDurationSeconds)
+            bytes = Counter(label: ProxyMetrics.relayedBytesTotal)
+        }
+    }
+
+    private static let bound = NIOLockedValueBox<(series: MessageSeries?, perAccount: Bool)>((nil, false))
+
+    /// Called by `MetricsSetup.bootstrap()` once the backend is in place.
+    static func bindMessageSeries() {
+        let series = MessageSeries()
+        bound.withLockedValue { $0.series = series }
+    }
 
     /// Opt-in: one series per account and result. With thousands of accounts that is thousands
     /// of series, which is why it is off by default.
     public static func enablePerAccountSeries() {
-        perAccount.withLockedValue { $0 = true }
+        bound.withLockedValue { $0.perAccount = true }
     }
 
     /// 1 ms to 60 s: a local dry run up to a slow provider accepting a large message.
@@ -48,8 +70,13 @@ public enum ProxyMetrics {
     }
 
     public static func recordMessage(_ result: MessageResult, accountID: String? = nil) {
-        Counter(label: messagesTotal, dimensions: [("result", result.rawValue)]).increment()
-        if let accountID, perAccount.withLockedValue({ $0 }) {
+        let (series, perAccount) = bound.withLockedValue { $0 }
+        if let counter = series?.results[result] {
+            counter.increment()
+        } else {
+            Counter(label: messagesTotal, dimensions: [("result", result.rawValue)]).increment()
+        }
+        if let accountID, perAccount {
             Counter(label: accountMessagesTotal, dimensions: [("account", accountID), ("result", result.rawValue)]).increment()
         }
     }
@@ -61,12 +88,12 @@ public enum ProxyMetrics {
 
     /// Time from DATA received to the upstream's final reply (whatever the result).
     public static func recordRelayDuration(_ duration: Duration) {
-        Timer(label: relayDurationSeconds).record(duration: duration)
+        (bound.withLockedValue { $0.series }?.duration ?? Timer(label: relayDurationSeconds)).record(duration: duration)
     }
 
     public static func addRelayedBytes(_ count: Int) {
         guard count > 0 else { return }
-        Counter(label: relayedBytesTotal).increment(by: count)
+        (bound.withLockedValue { $0.series }?.bytes ?? Counter(label: relayedBytesTotal)).increment(by: count)
     }
 
     public static func clientSessionOpened() {

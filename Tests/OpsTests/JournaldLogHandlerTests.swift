@@ -23,8 +23,10 @@ import Testing
         var ends: [Int32] = [0, 0]
         try #require(pipe(&ends) == 0)
         defer { close(ends[0]) }
-        let handler = JournaldLogHandler(label: "relay", send: { _ in -90 }, fallback: LogSink(fileDescriptor: ends[1]))
+        let sink = LogSink(fileDescriptor: ends[1])
+        let handler = JournaldLogHandler(label: "relay", send: { _ in -90 }, fallback: sink)
         handler.log(event: LogEvent(level: .info, message: "hello", metadata: ["k": "v"], source: "s", file: "f", function: "g", line: 1))
+        sink.drain()
         close(ends[1])
         var buffer = [UInt8](repeating: 0, count: 1024)
         let count = buffer.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }

@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Where log lines go: a bounded buffer that one writer thread empties.
+///
+/// Loggers are called on event loops, and a write to a pipe whose reader stalls (a container
+/// runtime under pressure, a paused `kubectl logs`) would block them. So `write` only copies
+/// the line into the buffer, and the writer thread writes whatever has gathered in one call:
+/// under load that is one system call for many lines. When the buffer is full the line is
+/// dropped and counted, and the writer says how many were dropped once it catches up.
+/// Lines still buffered are written before the process exits (`exit` or the end of `main`).
+public final class LogSink: @unchecked Sendable {
+    /// Buffered bytes beyond which lines are dropped.
+    public static let defaultCapacity = 8 * 1024 * 1024
+
+    private enum Phase: Int {
+        case idle = 0
+        case pending = 1
+        case writing = 2
+    }
+
+    private let fd: Int32
+    private let capacity: Int
+    // Guarded by `lock`.
+    private let lock = ConditionLock(value: Phase.idle.rawValue)
+    /// The lock's condition value, kept here too: `ConditionLock.value` cannot be read while held.
+    private var phase = Phase.idle.rawValue
+    private var buffer: [UInt8] = []
+    private var dropped = 0
+    private var writerStarted = false
+    private var dropNotice: @Sendable (Int) -> String = { "log lines dropped: \($0) (the log reader is too slow)\n" }
+
+    public init(fileDescriptor: Int32, capacity: Int = LogSink.defaultCapacity) {
+        self.fd = fileDescriptor
+        self.capacity = capacity
+    }
+
+    public static let standardOutput = LogSink(fileDescriptor: 1)
+    public static let standardError = LogSink(fileDescriptor: 2)
+
+    /// How the "lines dropped" notice is worded (the handler's format).
+    func setDropNotice(_ notice: @escaping @Sendable (Int) -> String) {
+        lock.lock()
+        dropNotice = notice
+        lock.unlock(withValue: phase)
+    }
+
+    func write(_ line: String) {
+        var line = line
+        lock.lock()
+        let startWriter = !writerStarted
+        writerStarted = true
+        if buffer.count + line.utf8.count > capacity {
+            dropped += 1
+        } else {
+            line.withUTF8 { buffer.append(contentsOf: $0) }
+        }
+        if phase == Phase.idle.rawValue { phase = Phase.pending.rawValue }
+        lock.unlock(withValue: phase)
+        if startWriter { startWriterThread() }
+    }
+
+    /// Waits (bounded) until everything buffered has been written.
+    public func drain(timeout: Double = 2) {
+        guard lock.lock(whenValue: Phase.idle.rawValue, timeoutSeconds: timeout) else { return }
+        lock.unlock()
+    }
+
+    private func startWriterThread() {
+        let thread = Thread { [self] in runWriter() }
+        thread.name = "log-writer"
+        thread.start()
+        LogSink.registerExitDrain()
+    }
+
+    private func runWriter() {
+        var batch: [UInt8] = []
+        while true {
+            lock.lock(whenValue: Phase.pending.rawValue)
+            swap(&batch, &buffer)
+            let droppedNow = dropped
+            dropped = 0
+            let notice = dropNotice
+            phase = Phase.writing.rawValue
+            lock.unlock(withValue: phase)
+            writeAll(batch)
+            batch.removeAll(keepingCapacity: batch.capacity <= 1 << 20)
+            if droppedNow > 0 { writeAll(Array(notice(droppedNow).utf8)) }
+            lock.lock()
+            phase = buffer.isEmpty && dropped == 0 ? Phase.idle.rawValue : Phase.pending.rawValue
+            lock.unlock(withValue: phase)
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(fd, base + offset, raw.count - offset)
+                if written < 0, errno == EINTR { continue }
+                // A closed or broken output: nothing more can be done with these lines.
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+
+    private static let exitDrainRegistered = NIOLockedValueBox(false)
+
+    /// Lines logged just before `exit` (a configuration error, the end of a drain) must not
+    /// be lost with the writer thread.
+    private static func registerExitDrain() {
+        let first = exitDrainRegistered.withLockedValue { registered in
+            defer { registered = true }
+            return !registered
+        }
+        guard first else { return }
+        atexit {
+            LogSink.standardOutput.drain()
+            LogSink.standardError.drain()
+        }
+    }
+}
