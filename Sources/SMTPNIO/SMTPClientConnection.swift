@@ -76,7 +76,7 @@ public final class SMTPClientConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         if case .implicit(let sslContext) = tls {
                             try channel.pipeline.syncOperations.addHandler(
-                                NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
+                                makeTLSHandler(context: sslContext, serverHostname: hostname))
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             SMTPClientHandler(greetingPromise: greeting, greetingTimeout: timeouts.greeting))
@@ -95,6 +95,15 @@ public final class SMTPClientConnection: Sendable {
             try? await channel.close()
             throw error
         }
+    }
+
+    /// A message body is encrypted in one go, and NIOSSL keeps its largest ciphertext buffer
+    /// for the connection's life by default: with a thousand pooled upstreams that is a
+    /// thousand copies of the largest message. One TLS record's worth is kept instead.
+    static func makeTLSHandler(context: NIOSSLContext, serverHostname: String?) throws -> NIOSSLClientHandler {
+        var configuration = NIOSSLHandler.Configuration()
+        configuration.maximumPreservedOutboundBufferCapacity = 16 * 1024 + 256
+        return try NIOSSLClientHandler(context: context, serverHostname: serverHostname, configuration: configuration)
     }
 
     private static func handshake(channel: any Channel, greeting: EventLoopFuture<SMTPReply>, configuration: Configuration) async throws -> SMTPClientConnection {

@@ -122,7 +122,7 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
                     return
                 }
                 do {
-                    let tls = try NIOSSLClientHandler(context: sslContext, serverHostname: hostname)
+                    let tls = try SMTPClientConnection.makeTLSHandler(context: sslContext, serverHostname: hostname)
                     try context.pipeline.syncOperations.addHandler(tls, position: .first)
                 } catch {
                     head.promise.fail(error)

@@ -42,6 +42,10 @@ public final class SMTPListener: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // NIO keeps up to maxMessagesPerRead receive buffers per connection, each as large as
+            // the largest read so far: at the default 64 KB ceiling a thousand idle clients that
+            // once sent a large message hold a quarter of a gigabyte.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 2048, maximum: 16 * 1024))
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(SMTPServerFramingHandler(
