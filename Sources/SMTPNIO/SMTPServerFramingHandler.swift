@@ -28,6 +28,7 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
     private let startTLS: StartTLS?
     private let idleTimeout: TimeAmount?
     private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var readPending = false
 
     /// `idleTimeout`: how long the client may stay silent when it is its turn to speak; then
@@ -71,11 +72,17 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
         closeWith(drain.reply, context: context)
     }
 
+    /// Notes activity; the one timer in flight looks at it when it fires. Rescheduling on every
+    /// read and reply would cost a timer-heap insert and removal per command.
     private func armIdleTimer(context: ChannelHandlerContext) {
         guard let idleTimeout else { return }
-        idleTimer?.cancel()
+        lastActivity = context.eventLoop.now
+        if idleTimer == nil { scheduleIdleTimer(at: lastActivity + idleTimeout, context: context) }
+    }
+
+    private func scheduleIdleTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) {
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
             handler.idleTimerFired(context: context)
         }
@@ -83,8 +90,15 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
 
     private func idleTimerFired(context: ChannelHandlerContext) {
         idleTimer = nil
-        // While the session still owes a reply, the silence is ours, not the client's.
-        guard framer.isAwaitingClient, context.channel.isActive else { return }
+        guard let idleTimeout, context.channel.isActive else { return }
+        let deadline = lastActivity + idleTimeout
+        if deadline > context.eventLoop.now {
+            scheduleIdleTimer(at: deadline, context: context)
+            return
+        }
+        // While the session still owes a reply, the silence is ours, not the client's; its
+        // reply re-arms the timer.
+        guard framer.isAwaitingClient else { return }
         closeWith(SMTPReply(421, "4.4.2", "Idle timeout, closing connection"), context: context)
     }
 
