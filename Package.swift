@@ -75,7 +75,7 @@ let package = Package(
         ]),
         // The local fake provider: XOAUTH2-checking SMTP server plus token endpoint.
         .target(name: "Sandbox", dependencies: [
-            "SMTPCore", "SMTPNIO",
+            "SMTPCore", "SMTPNIO", "Resilience",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

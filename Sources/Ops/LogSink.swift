@@ -29,7 +29,7 @@ public final class LogSink: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = ConditionLock(value: Phase.idle.rawValue)
     /// The lock's condition value, kept here too: `ConditionLock.value` cannot be read while held.
-    private var phase = Phase.idle.rawValue
+    private var phase = Phase.idle
     private var buffer: [UInt8] = []
     private var dropped = 0
     private var writerStarted = false
@@ -47,7 +47,7 @@ public final class LogSink: @unchecked Sendable {
     func setDropNotice(_ notice: @escaping @Sendable (Int) -> String) {
         lock.lock()
         dropNotice = notice
-        lock.unlock(withValue: phase)
+        lock.unlock(withValue: phase.rawValue)
     }
 
     func write(_ line: String) {
@@ -60,8 +60,8 @@ public final class LogSink: @unchecked Sendable {
         } else {
             line.withUTF8 { buffer.append(contentsOf: $0) }
         }
-        if phase == Phase.idle.rawValue { phase = Phase.pending.rawValue }
-        lock.unlock(withValue: phase)
+        if phase == .idle { phase = .pending }
+        lock.unlock(withValue: phase.rawValue)
         if startWriter { startWriterThread() }
     }
 
@@ -86,14 +86,14 @@ public final class LogSink: @unchecked Sendable {
             let droppedNow = dropped
             dropped = 0
             let notice = dropNotice
-            phase = Phase.writing.rawValue
-            lock.unlock(withValue: phase)
+            phase = .writing
+            lock.unlock(withValue: phase.rawValue)
             writeAll(batch)
             batch.removeAll(keepingCapacity: batch.capacity <= 1 << 20)
             if droppedNow > 0 { writeAll(Array(notice(droppedNow).utf8)) }
             lock.lock()
-            phase = buffer.isEmpty && dropped == 0 ? Phase.idle.rawValue : Phase.pending.rawValue
-            lock.unlock(withValue: phase)
+            phase = buffer.isEmpty && dropped == 0 ? .idle : .pending
+            lock.unlock(withValue: phase.rawValue)
         }
     }
 

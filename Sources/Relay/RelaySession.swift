@@ -314,7 +314,7 @@ struct RelaySession {
                 pipelinedData = nil
                 upstreamReply = try pipelined.get()
             } else {
-                upstreamReply = try await client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA").get()
+                upstreamReply = try await Self.sendDATA(to: client, flush: true).get()
             }
             let verdict = read(upstreamReply, at: .data)
             if verdict.clientReply.code == 354 { body = Body() }
@@ -424,9 +424,12 @@ struct RelaySession {
     private mutating func queueDataUpstream() -> Bool {
         guard !configuration.dryRun, let lease, lease.connection.client.capabilities.pipelining,
               pending.contains(where: { if case .mail = $0 { true } else { false } }) || machine.isInTransaction else { return false }
-        let client = lease.connection.client
-        pending.append(.dataStart(client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA", flush: false)))
+        pending.append(.dataStart(Self.sendDATA(to: lease.connection.client, flush: false)))
         return true
+    }
+
+    private static func sendDATA(to client: SMTPClientConnection, flush: Bool) -> EventLoopFuture<SMTPReply> {
+        client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA", flush: flush)
     }
 
     /// Sends what is queued upstream and collects the verdicts in order into `unsent`.

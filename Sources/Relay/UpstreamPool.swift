@@ -138,8 +138,8 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
     }
 
     /// `preferring`: the caller's event loop. An idle connection there comes first; then, while
-    /// under the cap, a new connection there; then any idle one. Without it, any idle one first. A session and its upstream on
-    /// one thread relay without a hop per command.
+    /// under the cap, a new connection there; then any idle one. Without it, any idle one first.
+    /// A session and its upstream on one thread relay without a hop per command.
     public func acquire(preferring loop: (any EventLoop)? = nil) async throws(RelayFailure) -> Lease {
         var retired: [Connection] = []
         let instant = self.now()

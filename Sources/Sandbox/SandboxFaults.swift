@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Resilience
 import SMTPCore
 
 /// The steps of a sandbox SMTP session where a fault can be injected.
@@ -75,7 +76,7 @@ public final class SandboxFaults: Sendable {
         var dropsDuringData: [Int] = []
         var delays: [SandboxStep: Duration] = [:]
         var random: RandomFaults?
-        var generator = SandboxSeededRandom(seed: 0)
+        var generator = SplitMix64(seed: 0)
         var statistics = Statistics()
     }
 
@@ -108,7 +109,7 @@ public final class SandboxFaults: Sendable {
     public func setRandomFaults(_ faults: RandomFaults?) {
         state.withLockedValue { state in
             state.random = faults
-            state.generator = SandboxSeededRandom(seed: faults?.seed ?? 0)
+            state.generator = SplitMix64(seed: faults?.seed ?? 0)
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Resilience
 
 /// The fake provider's authorization server: knows the registered grants, issues random bearer tokens
 /// and tells the sandbox SMTP server whether a presented token is one it issued. Thread-safe; every
@@ -63,7 +64,7 @@ public final class SandboxTokenIssuer: Sendable {
         state.withLockedValue { state in
             state.failureRate = min(max(rate, 0), 1)
             state.failureStatus = status
-            state.failureGenerator = SandboxSeededRandom(seed: seed)
+            state.failureGenerator = SplitMix64(seed: seed)
         }
     }
 
@@ -184,7 +185,7 @@ extension SandboxTokenIssuer {
         var injectedStatus = 500
         var failureRate = 0.0
         var failureStatus = 503
-        var failureGenerator = SandboxSeededRandom(seed: 1)
+        var failureGenerator = SplitMix64(seed: 1)
         /// Injected failures of both kinds.
         var failedCount = 0
 

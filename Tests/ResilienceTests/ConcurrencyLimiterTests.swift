@@ -165,7 +165,7 @@ import Resilience
     @Test func timeoutsAndCancellationsRacingHandOffsLeakNothing() async {
         let limiter = ConcurrencyLimiter(limit: 2)
         let holders = NIOLockedValueBox((current: 0, peak: 0))
-        var rng = SeededGenerator(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var tasks: [Task<Void, Never>] = []
         for index in 0..<1000 {
             let timeout = Duration.microseconds(Int.random(in: 0...3000, using: &rng))

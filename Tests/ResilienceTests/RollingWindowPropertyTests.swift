@@ -23,7 +23,7 @@ import Resilience
     ]
 
     @Test(arguments: scenarios) func neverMoreThanLimitInAnyTrueWindow(_ s: Scenario) {
-        var rng = SeededGenerator(seed: s.seed)
+        var rng = SplitMix64(seed: s.seed)
         let t0 = ContinuousClock.now
         var counter = RollingWindowCounter(window: s.window, buckets: s.buckets)
         let bucketWidth = bucketWidthOf(s)
@@ -58,7 +58,7 @@ import Resilience
     }
 
     @Test(arguments: [UInt64(11), 12, 13]) func refundsKeepTheCountInBounds(seed: UInt64) {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let t0 = ContinuousClock.now
         let window = Duration.seconds(60)
         var counter = RollingWindowCounter(window: window)

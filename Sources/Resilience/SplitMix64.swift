@@ -1,0 +1,23 @@
+/// SplitMix64: a tiny, well-mixed generator whose whole state is one UInt64, so anything
+/// random (fault injection, randomized tests) can be replayed from a seed. Not for anything
+/// secret (tokens use the system generator).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1): the top 53 bits, so every multiple of 2^-53 is equally likely.
+    public mutating func unit() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+}
