@@ -1,5 +1,6 @@
 {{/*
-Named templates for app charts. Add this chart as a dependency (keep its name, no alias):
+Named templates for app charts (README.md beside this file; helm/examples/app-with-mail is a
+complete app chart). Add this chart as a dependency (keep its name, no alias):
 
   dependencies:
     - name: xoauth2-proxy
@@ -15,7 +16,7 @@ accounts.existingSecret), and include the templates in your pod spec:
         {{- include "xoauth2-proxy.podAnnotations" . | nindent 8 }}
     spec:
       terminationGracePeriodSeconds: 40
-      initContainers:               # "containers:" when xoauth2-proxy.sidecar.native is false
+      initContainers:               # native sidecar (sidecar.native: true, the default)
         {{- include "xoauth2-proxy.sidecar" . | nindent 8 }}
       containers:
         - name: app
@@ -24,8 +25,14 @@ accounts.existingSecret), and include the templates in your pod spec:
               value: "127.0.0.1"
             - name: SMTP_PORT
               value: "2525"
+        # with sidecar.native: false, instead of the initContainers entry above:
+        # {{- include "xoauth2-proxy.sidecarContainer" . | nindent 8 }}
       volumes:
         {{- include "xoauth2-proxy.volumes" . | nindent 8 }}
+
+"xoauth2-proxy.sidecar" fails to render when sidecar.native is false, and
+"xoauth2-proxy.sidecarContainer" when it is true: a flipped value stops the render instead of
+leaving an init container that never ends (or a container with an init container's field).
 
 Each template takes the caller's root context (.) and reads this chart's values from
 .Values["xoauth2-proxy"] when that key exists (an app chart's context: Helm merges this chart's
@@ -77,18 +84,25 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- range $v.args }}{{ $args = append $args (toString .) }}{{ end -}}
 {{- $args = concat $args (list "--port" (toString (int $v.ports.smtp)) "--admin-port" (toString (int $v.ports.admin)) "--shutdown-grace" (toString (int $v.shutdownGrace))) -}}
 {{- if ne $v.stateDir.type "none" }}{{ $args = concat $args (list "--state-dir" $v.stateDir.path) }}{{ end -}}
-{{- if .standalone }}{{ $args = concat $args (list "--host" "0.0.0.0") }}{{ end -}}
+{{- if .standalone }}{{ $args = concat $args (list "--host" "::") }}{{ end -}}
 {{- range $v.extraArgs }}{{ $args = append $args (toString .) }}{{ end -}}
 {{- toYaml $args -}}
 {{- end -}}
 
-{{/* The container, as a mapping. Context: (dict "v" VALUES "standalone" BOOL). */}}
+{{/* The image reference: repository:tag, or repository:tag@digest with image.digest. Context: VALUES. */}}
+{{- define "xoauth2-proxy.image" -}}
+{{- $ref := printf "%s:%s" .image.repository (required "xoauth2-proxy: image.tag is required" .image.tag | toString) -}}
+{{- if .image.digest }}{{ $ref = printf "%s@%s" $ref .image.digest }}{{ end -}}
+{{- $ref -}}
+{{- end -}}
+
+{{/* The container, as a mapping. Context: (dict "v" VALUES "standalone" BOOL "native" BOOL). */}}
 {{- define "xoauth2-proxy.container" -}}
 {{- $v := .v -}}
 name: {{ $v.sidecar.containerName | default "xoauth2-proxy" }}
-image: {{ printf "%s:%s" $v.image.repository (required "xoauth2-proxy: image.tag is required" $v.image.tag | toString) | quote }}
+image: {{ include "xoauth2-proxy.image" $v | quote }}
 imagePullPolicy: {{ $v.image.pullPolicy | default "IfNotPresent" }}
-{{- if and (not .standalone) $v.sidecar.native }}
+{{- if .native }}
 restartPolicy: Always
 {{- end }}
 args:
@@ -116,9 +130,9 @@ startupProbe:
 {{- if $v.probes.readiness.enabled }}
 readinessProbe:
   httpGet:
-    path: /readyz
+    path: {{ $v.probes.readiness.path | default "/readyz" }}
     port: proxy-admin
-  {{- toYaml (omit $v.probes.readiness "enabled") | nindent 2 }}
+  {{- toYaml (omit $v.probes.readiness "enabled" "path") | nindent 2 }}
 {{- end }}
 {{- if $v.probes.liveness.enabled }}
 livenessProbe:
@@ -146,18 +160,51 @@ volumeMounts:
 {{- end -}}
 
 {{/*
-The sidecar container as one list item, for an app chart's initContainers (native sidecar,
-the default) or containers (sidecar.native: false). Its SMTP listener is 127.0.0.1:2525.
+The native sidecar as one list item, for an app chart's initContainers (Kubernetes 1.29+):
+restartPolicy: Always, started before the app and stopped after it. Fails when sidecar.native is
+false. Its SMTP listener is 127.0.0.1:2525.
 */}}
 {{- define "xoauth2-proxy.sidecar" -}}
 {{- $v := .Values -}}
 {{- if hasKey .Values "xoauth2-proxy" -}}{{- $v = index .Values "xoauth2-proxy" -}}{{- end -}}
-- {{ include "xoauth2-proxy.container" (dict "v" $v "standalone" false) | indent 2 | trim }}
+{{- if not $v.sidecar.native -}}
+{{- fail "xoauth2-proxy: sidecar.native is false: include \"xoauth2-proxy.sidecarContainer\" under containers, not \"xoauth2-proxy.sidecar\" under initContainers (an init container without restartPolicy: Always would never end)" -}}
+{{- end -}}
+- {{ include "xoauth2-proxy.container" (dict "v" $v "standalone" false "native" true) | indent 2 | trim }}
 {{- end -}}
 
-{{/* The standalone relay's container as one list item (listener on 0.0.0.0). */}}
+{{/*
+The classic sidecar as one list item, for an app chart's containers (clusters before 1.29):
+an ordinary second container. Fails when sidecar.native is true.
+*/}}
+{{- define "xoauth2-proxy.sidecarContainer" -}}
+{{- $v := .Values -}}
+{{- if hasKey .Values "xoauth2-proxy" -}}{{- $v = index .Values "xoauth2-proxy" -}}{{- end -}}
+{{- if $v.sidecar.native -}}
+{{- fail "xoauth2-proxy: sidecar.native is true: include \"xoauth2-proxy.sidecar\" under initContainers (native sidecar), or set sidecar.native: false to use \"xoauth2-proxy.sidecarContainer\" under containers" -}}
+{{- end -}}
+- {{ include "xoauth2-proxy.container" (dict "v" $v "standalone" false "native" false) | indent 2 | trim }}
+{{- end -}}
+
+{{/* The standalone relay's container as one list item (listener on ::). */}}
 {{- define "xoauth2-proxy.standaloneContainer" -}}
-- {{ include "xoauth2-proxy.container" (dict "v" .Values "standalone" true) | indent 2 | trim }}
+- {{ include "xoauth2-proxy.container" (dict "v" .Values "standalone" true "native" false) | indent 2 | trim }}
+{{- end -}}
+
+{{/* imagePullSecrets list items (empty when none): for an app pod's imagePullSecrets. */}}
+{{- define "xoauth2-proxy.imagePullSecrets" -}}
+{{- $v := .Values -}}
+{{- if hasKey .Values "xoauth2-proxy" -}}{{- $v = index .Values "xoauth2-proxy" -}}{{- end -}}
+{{- with $v.imagePullSecrets }}{{ toYaml . }}{{ end -}}
+{{- end -}}
+
+{{/* The standalone pod's ServiceAccount name. */}}
+{{- define "xoauth2-proxy.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- .Values.serviceAccount.name | default (include "xoauth2-proxy.fullname" .) -}}
+{{- else -}}
+{{- .Values.serviceAccount.name | default "default" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The pod volumes the container mounts, as list items: the accounts Secret and the state dir. */}}
