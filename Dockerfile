@@ -10,19 +10,23 @@
 # the build commands below are the ones the project's own release build uses (swift build -c
 # release --static-swift-stdlib).
 #
-# Base images. Each FROM names its tag; a release build pins the exact image by digest with
-# --build-arg SWIFT_IMAGE_DIGEST=@sha256:... and --build-arg RUNTIME_IMAGE_DIGEST=@sha256:...
-# (the digests `docker buildx imagetools inspect swift:6.3.1-bookworm` and `... debian:bookworm-slim`
-# print on the day of the release; tag@digest pulls by digest, and the tag stays as documentation).
-# Empty by default: no digest is committed that was not read off the registry.
+# Base images. Each FROM names its tag and takes a digest from the ARGs below (tag@digest pulls
+# by digest; the tag stays as documentation). Override them with --build-arg
+# SWIFT_IMAGE_DIGEST=sha256:... / RUNTIME_IMAGE_DIGEST=sha256:..., the digests
+# `docker buildx imagetools inspect swift:6.3.1-bookworm` (and `... debian:bookworm-slim`) print.
+# - debian:bookworm-slim: the multi-platform index of the 2026-08-03 build, as the official
+#   images' record (docker-library/repo-info, repos/debian/remote/bookworm-slim.md) lists it.
+#   Bump it for Debian's security updates.
+# - swift:6.3.1-bookworm: no digest committed yet (none could be read off an authoritative
+#   record here); a release build passes it.
 ARG SWIFT_IMAGE_DIGEST=""
-ARG RUNTIME_IMAGE_DIGEST=""
+ARG RUNTIME_IMAGE_DIGEST="sha256:abd67ffcfa541b485a3dff59865ab629aa048a6c613e639d36e7456b0b229241"
 
 # ---- build ------------------------------------------------------------------------------------
 # The official Swift image, pinned to the toolchain the project is developed and tested with
 # (Swift 6.3.1 on Debian 12, the same Debian as the runtime stage below).
 # swift:6.3.1-bookworm
-FROM swift:6.3.1-bookworm${SWIFT_IMAGE_DIGEST} AS build
+FROM swift:6.3.1-bookworm${SWIFT_IMAGE_DIGEST:+@${SWIFT_IMAGE_DIGEST}} AS build
 WORKDIR /src
 
 # Dependencies first, so editing the sources does not fetch them again.
@@ -56,7 +60,7 @@ RUN case "${REVISION}" in ""|*[!0-9A-Za-z._-]*) echo "REVISION must be a commit 
 
 # ---- runtime ----------------------------------------------------------------------------------
 # debian:bookworm-slim
-FROM debian:bookworm-slim${RUNTIME_IMAGE_DIGEST}
+FROM debian:bookworm-slim${RUNTIME_IMAGE_DIGEST:+@${RUNTIME_IMAGE_DIGEST}}
 
 # The same VERSION and REVISION as the build stage (the binary was checked against them).
 # SOURCE: where the source lives (replace the placeholder when the repository is published).
