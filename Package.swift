@@ -114,10 +114,10 @@ let package = Package(
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "ResilienceTests", dependencies: [
-            "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "Resilience", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "OpsTests", dependencies: [
-            "Ops",
+            "Ops", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -126,16 +126,16 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox"]),
+        .testTarget(name: "OAuth2Tests", dependencies: ["OAuth2", "Sandbox", "TestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: [
-            "Sandbox", "SMTPCore", "SMTPNIO",
+            "Sandbox", "SMTPCore", "SMTPNIO", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "LoadGeneratorTests", dependencies: [
-            "LoadGenerator", "SMTPCore", "SMTPNIO",
+            "LoadGenerator", "SMTPCore", "SMTPNIO", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
