@@ -26,9 +26,14 @@ let package = Package(
         .target(name: "SMTPCore", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Listen addresses as operators write them (IPv6, brackets, names) and dual-stack binding.
+        .target(name: "Sockets", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // Channel handlers and connections: framing, codecs, STARTTLS, the upstream client.
         .target(name: "SMTPNIO", dependencies: [
-            "SMTPCore",
+            "SMTPCore", "Sockets",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -50,7 +55,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Relay", dependencies: [
-            "SMTPCore", "SMTPNIO", "Accounts", "OAuth2", "Resilience", "StateStore", "Ops",
+            "SMTPCore", "SMTPNIO", "Sockets", "Accounts", "OAuth2", "Resilience", "StateStore", "Ops",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -63,7 +68,7 @@ let package = Package(
         // the binary builds and runs where libsystemd is absent.
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd"),
         .target(name: "Ops", dependencies: [
-            "CSystemd",
+            "CSystemd", "Sockets",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -105,7 +110,8 @@ let package = Package(
         ]),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
         .testTarget(name: "SMTPNIOTests", dependencies: [
-            "SMTPNIO", "SMTPCore",
+            "SMTPNIO", "SMTPCore", "Sockets",
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
@@ -141,7 +147,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .testTarget(name: "RelayTests", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "XOAuth2ProxyCLI", "TestSupport",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "Ops", "XOAuth2ProxyCLI", "TestSupport",
         ]),
     ]
 )

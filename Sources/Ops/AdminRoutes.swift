@@ -37,8 +37,8 @@ struct AdminRouter: Sendable {
             // Reaching this code is the liveness proof: an event loop accepted and decoded the request.
             return .text(.ok, "ok")
         case "/health":
-            // The Python proxy's endpoint; existing monitors expect exactly this body.
-            return .json(.ok, #"{"status":"healthy"}"#)
+            // The Python proxy's endpoint: monitors read "status"; the build rides along.
+            return .json(.ok, Self.healthBody)
         case "/readyz":
             return Self.readinessResponse(status.readiness())
         case "/metrics":
@@ -52,6 +52,14 @@ struct AdminRouter: Sendable {
             return .text(.notFound, "not found")
         }
     }
+
+    static let healthBody: String = {
+        var json = #"{"status":"healthy","version":"#
+        JSONText.appendString(BuildInfo.version, to: &json)
+        json += #","commit":"#
+        JSONText.appendString(BuildInfo.commit, to: &json)
+        return json + "}"
+    }()
 
     static func readinessResponse(_ readiness: Readiness) -> AdminResponse {
         guard !readiness.ready else { return .json(.ok, #"{"status":"ready"}"#) }

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Sockets
 
 /// One accepted admin connection, already speaking HTTP/1.1 parts.
 typealias AdminConnection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
@@ -48,11 +49,14 @@ public final class AdminServer: Service, Sendable {
                             metrics: PrometheusCollectorRegistry, logger: Logger,
                             limits: Limits = Limits()) async throws -> AdminServer {
         let timeout = limits.connectionTimeout
+        let address = try await ListenAddress.resolve(host: host, port: port)
         let channel = try await ServerBootstrap(group: group)
+            .acceptingIPv4(ifIPv6: address)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: host, port: port) { channel in
+            // TCP level: at the socket level option 1 is SO_DEBUG, which needs CAP_NET_ADMIN.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .bind(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Armed before the connection is counted, so refused and stuck ones alike go away.
                     let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
@@ -63,7 +67,7 @@ public final class AdminServer: Service, Sendable {
             }
         let server = AdminServer(serverChannel: channel, router: AdminRouter(status: status, metrics: metrics),
                                  limits: limits, logger: logger)
-        logger.info("admin server listening", metadata: ["address": "\(host):\(server.port)"])
+        logger.info("admin server listening", metadata: ["address": "\(ListenAddress.describe(channel.channel.localAddress))"])
         return server
     }
 

@@ -5,6 +5,7 @@ import Ops
 import ServiceLifecycle
 import SMTPCore
 import SMTPNIO
+import Sockets
 
 /// The SMTP listener apps talk to, as a `Service`: bound up front (so a taken port fails at
 /// start-up, and tests learn the port), serving until graceful shutdown.
@@ -50,7 +51,7 @@ public final class RelayServer: Service, Sendable {
     }
 
     public func run() async throws {
-        logger.info("SMTP listener ready", metadata: ["address": "\(configuration.host):\(port)", "dry_run": "\(configuration.session.dryRun)"])
+        logger.info("SMTP listener ready", metadata: ["address": "\(ListenAddress.describe(listener.localAddress))", "dry_run": "\(configuration.session.dryRun)"])
         let accounts = accounts
         let sessionConfiguration = configuration.session
         let logger = logger

@@ -71,7 +71,8 @@ public final class SMTPClientConnection: Sendable {
         do {
             channel = try await ClientBootstrap(group: eventLoop)
                 .connectTimeout(timeouts.connect)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                // TCP level: at the socket level option 1 is SO_DEBUG, which needs CAP_NET_ADMIN.
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if case .implicit(let sslContext) = tls {

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import SMTPCore
+import Sockets
 
 /// The async view of one accepted SMTP client connection.
 public typealias SMTPServerConnection = NIOAsyncChannel<[SMTPServerFrame], SMTPReply>
@@ -37,16 +38,19 @@ public final class SMTPListener: Sendable {
     }
 
     public static func bind(_ configuration: Configuration, group: any EventLoopGroup) async throws -> SMTPListener {
+        let address = try await ListenAddress.resolve(host: configuration.host, port: configuration.port)
         let channel = try await ServerBootstrap(group: group)
+            .acceptingIPv4(ifIPv6: address)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP level: at the socket level option 1 is SO_DEBUG, which needs CAP_NET_ADMIN.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // NIO keeps up to maxMessagesPerRead receive buffers per connection, each as large as
             // the largest read so far: at the default 64 KB ceiling a thousand idle clients that
             // once sent a large message hold a quarter of a gigabyte.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 2048, maximum: 16 * 1024))
-            .bind(host: configuration.host, port: configuration.port) { channel in
+            .bind(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(SMTPServerFramingHandler(
                         configuration: configuration.framing,
