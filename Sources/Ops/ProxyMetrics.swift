@@ -23,6 +23,8 @@ public enum ProxyMetrics {
     public static let providerPushbacksTotal = "xoauth2_proxy_provider_pushbacks_total"
     /// Only with `--metrics-per-account`: a separate family, so the bounded one keeps its labels.
     public static let accountMessagesTotal = "xoauth2_proxy_account_messages_total"
+    /// Always 1; the labels say which build is running (for "which version is where" queries).
+    public static let buildInfo = "xoauth2_proxy_build_info"
 
     /// The series every message touches, resolved once after bootstrap.
     private final class MessageSeries: Sendable {
@@ -141,5 +143,6 @@ public enum ProxyMetrics {
         _ = Meter(label: clientSessionsActive)
         setUpstreamConnections(idle: 0, busy: 0)
         setAccounts([:])
+        Meter(label: buildInfo, dimensions: [("version", BuildInfo.version), ("commit", BuildInfo.commit)]).set(1)
     }
 }

@@ -15,7 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Accounts") var accounts: AccountSourceOptions
 
-    @Option(help: "Address to listen on. Keep it on loopback: apps reach the proxy on localhost.")
+    @Option(help: "Address to listen on: IPv4, IPv6 (`::` takes both families, `[::1]`) or a name. Keep it on loopback: apps reach the proxy on localhost.")
     var host = "127.0.0.1"
 
     @Option(help: "SMTP port to listen on.")
@@ -33,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Client connections served at once; more are answered 421 4.3.2 and closed.")
     var maxConnections = 10_000
 
-    @Option(help: "Address of the admin HTTP server (/healthz, /readyz, /health, /metrics, /accounts).")
+    @Option(help: "Address of the admin HTTP server (/healthz, /readyz, /health, /metrics, /accounts): IPv4, IPv6 (`::` takes both families) or a name.")
     var adminHost = "127.0.0.1"
 
     @Option(help: "Port of the admin HTTP server; 0 disables it.")

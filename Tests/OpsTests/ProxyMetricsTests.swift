@@ -17,6 +17,7 @@ import Testing
         }
         #expect(text.contains("# TYPE xoauth2_proxy_relay_duration_seconds histogram\n"))
         #expect(text.contains("# TYPE xoauth2_proxy_client_sessions_active gauge\n"))
+        #expect(text.contains(#"xoauth2_proxy_build_info{version="\#(BuildInfo.version)",commit="\#(BuildInfo.commit)"} 1"#))
         #expect(ExpositionFormat.invalidLines(text).isEmpty)
     }
 
