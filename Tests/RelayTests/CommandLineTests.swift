@@ -1,8 +1,11 @@
 import Foundation
+import Ops
+import TestSupport
 import Testing
 @testable import XOAuth2ProxyCLI
 
-/// Runs the real binary: the one `swift build` put next to the test bundle.
+/// Runs the real binary (the one `swift build` put next to the test bundle) as deployed: as uid
+/// 65532 without capabilities when the tests run as root.
 enum Binary {
     static var path: String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -25,9 +28,7 @@ enum Binary {
     /// Waits with `Task.sleep`, never blocking a concurrency thread: other suites' tasks (a
     /// watchdog ping, a sandbox session) must keep running while the binary does.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(20)) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
+        let process = try AsDeployed.process(path, arguments)
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("XOAUTH2_PROXY_") }.merging(environment) { $1 }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("binary-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -117,6 +118,13 @@ enum Binary {
         let result = try await Binary.run(["--config", path, "--port", "\(port)"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot listen"))
+    }
+
+    @Test func versionComesFromBuildInfo() async throws {
+        let result = try await Binary.run(["--version"])
+        #expect(result.status == 0)
+        #expect(result.stdout == BuildInfo.versionLine + "\n")
+        #expect(BuildInfo.version.split(separator: ".").count == 3)
     }
 
     @Test func environmentFlagMappingIsDerivedFromTheCommands() {
