@@ -29,74 +29,73 @@ struct ConfigReloadTests {
         var all: [ConfigReloadService.Outcome] { box.withLockedValue { $0 } }
 
         func wait(for count: Int) async throws {
-            let deadline = ContinuousClock.now + .seconds(5)
-            while all.count < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-            guard all.count >= count else { throw TestFailure("no reload after the swap") }
+            guard await eventually({ all.count >= count }) else { throw TestFailure("no reload after the swap") }
         }
     }
 
     @Test func secretSwapAddsChangesAndRemovesAccountsWithoutDisturbingTransactionsInFlight() async throws {
-        let harness = try await RelayHarness.start(accounts: 3)
-        let accounts = harness.directory.accounts
-        let root = URL(fileURLWithPath: harness.workDirectory).appendingPathComponent("secret")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        var mount = SecretMount(root: root)
-        // The proxy starts with accounts 0 and 1; account 2 arrives with the swap.
-        try mount.update(["acct0.json": Self.json(accounts[0]), "acct1.json": Self.json(accounts[1])])
-        let sources = AccountSources(accountsDirectory: mount.path)
-        let loaded = try AccountSourceLoader.load(sources)
-        _ = try await harness.runtime.reload(loaded.directory)
+        try await withRelayHarness(accounts: 3) { harness in
+            let accounts = harness.directory.accounts
+            let root = URL(fileURLWithPath: harness.workDirectory).appendingPathComponent("secret")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            var mount = SecretMount(root: root)
+            // The proxy starts with accounts 0 and 1; account 2 arrives with the swap.
+            try mount.update(["acct0.json": Self.json(accounts[0]), "acct1.json": Self.json(accounts[1])])
+            let sources = AccountSources(accountsDirectory: mount.path)
+            let loaded = try AccountSourceLoader.load(sources)
+            _ = try await harness.runtime.reload(loaded.directory)
 
-        let outcomes = Outcomes()
-        var hooks = ConfigReloadService.Hooks()
-        hooks.didReload = { outcomes.append($0) }
-        var settings = ConfigReloadService.Configuration()
-        settings.debounce = .milliseconds(50)
-        let logger = harness.logger
-        let reloader = ConfigReloadService(sources: sources, loaded: loaded, runtime: harness.runtime, configuration: settings,
-                                           hooks: hooks, logger: logger)
-        let watching = Task { try await reloader.run() }
+            let outcomes = Outcomes()
+            var hooks = ConfigReloadService.Hooks()
+            hooks.didReload = { outcomes.append($0) }
+            var settings = ConfigReloadService.Configuration()
+            settings.debounce = .milliseconds(50)
+            let logger = harness.logger
+            let reloader = ConfigReloadService(sources: sources, loaded: loaded, runtime: harness.runtime, configuration: settings,
+                                               hooks: hooks, logger: logger)
+            let watching = Task { try await reloader.run() }
+            defer { watching.cancel() }  // also when the test fails half-way
 
-        let inFlight = try await harness.client(account: 0)
-        _ = try await ShutdownDrainTests.startTransaction(inFlight, id: 0)
-        let leaving = try await harness.client(account: 1)
-        await #expect(throws: TestFailure.self) { _ = try await harness.client(account: 2) }
+            let inFlight = try await harness.client(account: 0)
+            _ = try await ShutdownDrainTests.startTransaction(inFlight, id: 0)
+            let leaving = try await harness.client(account: 1)
+            await #expect(throws: TestFailure.self) { _ = try await harness.client(account: 2) }
 
-        // Account 0 gets a new refresh token and password, 1 is removed, 2 is added.
-        let newRefresh = "rotated-by-operator-\(UUID().uuidString)"
-        harness.sandbox.issuer.register(email: accounts[0].email, clientID: accounts[0].clientID,
-                                        clientSecret: accounts[0].clientSecret, refreshToken: newRefresh)
-        try mount.update(["acct0.json": Self.json(accounts[0], password: "new-password", refreshToken: newRefresh),
-                          "acct2.json": Self.json(accounts[2])])
-        try await outcomes.wait(for: 1)
-        #expect(outcomes.all.first == .applied(AccountChanges(added: ["acct2"], changed: ["acct0"], removed: ["acct1"], unchanged: 0)))
+            // Account 0 gets a new refresh token and password, 1 is removed, 2 is added.
+            let newRefresh = "rotated-by-operator-\(UUID().uuidString)"
+            harness.sandbox.issuer.register(email: accounts[0].email, clientID: accounts[0].clientID,
+                                            clientSecret: accounts[0].clientSecret, refreshToken: newRefresh)
+            try mount.update(["acct0.json": Self.json(accounts[0], password: "new-password", refreshToken: newRefresh),
+                              "acct2.json": Self.json(accounts[2])])
+            try await outcomes.wait(for: 1)
+            #expect(outcomes.all.first == .applied(AccountChanges(added: ["acct2"], changed: ["acct0"], removed: ["acct1"], unchanged: 0)))
 
-        // The transaction that started before the swap finishes as it began.
-        try await inFlight.connection.sendBody(ByteBuffer(string: "second half\r\n"))
-        #expect(try await inFlight.command(".").code == 250)
-        // A removed account takes no new transactions.
-        let refused = try await leaving.command("MAIL FROM:<a@example.com>")
-        #expect(refused.code == 454)
-        #expect(refused.enhancedStatus == "4.7.0")
-        // The added account works; the changed one with its new password.
-        let added = try await harness.client(account: 2)
-        #expect(try await added.send(to: ["c@example.net"], message: "x\r\n").last?.code == 250)
-        let changed = try await TestSMTPClient.connect(port: harness.port, group: harness.group)
-        #expect(try await changed.login(accounts[0].email, "new-password").code == 235)
-        #expect(try await changed.send(to: ["d@example.net"], message: "x\r\n").last?.code == 250)
+            // The transaction that started before the swap finishes as it began.
+            try await inFlight.connection.sendBody(ByteBuffer(string: "second half\r\n"))
+            #expect(try await inFlight.command(".").code == 250)
+            // A removed account takes no new transactions.
+            let refused = try await leaving.command("MAIL FROM:<a@example.com>")
+            #expect(refused.code == 454)
+            #expect(refused.enhancedStatus == "4.7.0")
+            // The added account works; the changed one with its new password.
+            let added = try await harness.client(account: 2)
+            #expect(try await added.send(to: ["c@example.net"], message: "x\r\n").last?.code == 250)
+            let changed = try await harness.client(login: false)
+            #expect(try await changed.login(accounts[0].email, "new-password").code == 235)
+            #expect(try await changed.send(to: ["d@example.net"], message: "x\r\n").last?.code == 250)
 
-        // An invalid update changes nothing and names the file and field.
-        try mount.update(["acct0.json": Self.json(accounts[0], password: "new-password", refreshToken: newRefresh),
-                          "acct2.json": #"{"email": "broken@example.com", "provider": "custom"}"#])
-        try await outcomes.wait(for: 2)
-        guard case .invalid(let reason) = outcomes.all.last else { throw TestFailure("expected an invalid reload") }
-        #expect(reason.contains("acct2.json"))
-        #expect(reason.contains("client_id"))
-        #expect(try await added.send(to: ["c@example.net"], message: "x\r\n").last?.code == 250)
+            // An invalid update changes nothing and names the file and field.
+            try mount.update(["acct0.json": Self.json(accounts[0], password: "new-password", refreshToken: newRefresh),
+                              "acct2.json": #"{"email": "broken@example.com", "provider": "custom"}"#])
+            try await outcomes.wait(for: 2)
+            guard case .invalid(let reason) = outcomes.all.last else { throw TestFailure("expected an invalid reload") }
+            #expect(reason.contains("acct2.json"))
+            #expect(reason.contains("client_id"))
+            #expect(try await added.send(to: ["c@example.net"], message: "x\r\n").last?.code == 250)
 
-        for client in [inFlight, leaving, added, changed] { await client.quit() }
-        watching.cancel()
-        _ = await watching.result
-        await harness.stop()
+            for client in [inFlight, leaving, added, changed] { await client.quit() }
+            watching.cancel()
+            _ = await watching.result
+        }
     }
 }

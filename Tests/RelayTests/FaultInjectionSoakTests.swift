@@ -16,7 +16,7 @@ struct FaultInjectionSoakTests {
     static let messagesPerClient = 100
 
     @Test func everyMessageArrivesUnderRandomFaults() async throws {
-        let harness = try await RelayHarness.start(accounts: 10, tokenLifetime: .seconds(2), configure: { settings in
+        try await withRelayHarness(accounts: 10, tokenLifetime: .seconds(2), configure: { settings in
             // Short-lived tokens, so the failing token endpoint is exercised throughout and
             // connections are retired and reopened all the time.
             settings.tokenExpiryMargin = .milliseconds(1200)
@@ -26,7 +26,12 @@ struct FaultInjectionSoakTests {
             settings.resilience.slowDownBackoff = ExponentialBackoff(initial: .milliseconds(10), maximum: .milliseconds(200))
             settings.resilience.hostBreaker.coolDown = ExponentialBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
             settings.resilience.tokenBreaker.coolDown = ExponentialBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
-        }, messagesInMemory: 2 * Self.clients * Self.messagesPerClient)
+        }, messagesInMemory: 2 * Self.clients * Self.messagesPerClient) { harness in
+            try await Self.soak(harness)
+        }
+    }
+
+    static func soak(_ harness: RelayHarness) async throws {
         harness.sandbox.faults.setRandomFaults(.init(seed: 42, replyRate: 0.02, dropRate: 0.01, dropAfterAcceptRate: 0.005,
                                                      steps: Set(SandboxStep.allCases)))
         harness.sandbox.issuer.setFailureRate(0.3, seed: 7)
@@ -63,7 +68,6 @@ struct FaultInjectionSoakTests {
         // A duplicate needs a provider that accepted and whose reply never came back.
         #expect(duplicates <= faults.droppedAfterAccept)
         #expect(faults.injectedReplies > 0 && faults.drops > 0 && harness.sandbox.issuer.failedRequestCount > 0)
-        await harness.stop()
     }
 
     struct ClientOutcome: Sendable {

@@ -1,12 +1,35 @@
 import Accounts
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Relay
 import Sandbox
 import SMTPCore
 import SMTPNIO
+import TestSupport
+
+/// Starts a `RelayHarness`, runs `body` with it, and always stops it, also when `body` throws
+/// or the test is cancelled: clients it handed out are closed, both servers and their tasks
+/// end, and the work directory goes. The only way tests get a harness.
+func withRelayHarness<T>(accounts count: Int = 1,
+                         tokenLifetime: Duration = .seconds(3600),
+                         configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },
+                         maxConnections: Int = 5,
+                         limits: AccountLimits? = nil,
+                         smtpPort: Int? = nil,
+                         messagesInMemory: Int = 10_000,
+                         _ body: (RelayHarness) async throws -> T) async throws -> T {
+    try await withTeardown(
+        setUp: {
+            try await RelayHarness.start(accounts: count, tokenLifetime: tokenLifetime, configure: configure,
+                                         maxConnections: maxConnections, limits: limits, smtpPort: smtpPort,
+                                         messagesInMemory: messagesInMemory)
+        },
+        tearDown: { await $0.stop() },
+        body)
+}
 
 /// The proxy wired exactly as `serve` wires it, in front of a sandbox provider, on loopback.
 final class RelayHarness: Sendable {
@@ -24,6 +47,9 @@ final class RelayHarness: Sendable {
     let settings: ProxyRuntime.Configuration
     let workDirectory: String
     private let tasks: [Task<Void, any Error>]
+    /// Every client handed out, closed at `stop` so that a test that failed half-way cannot
+    /// keep a session (and with it `run`) alive.
+    private let clients = NIOLockedValueBox<[TestSMTPClient]>([])
 
     var port: Int { runtime.server.port }
     var logger: Logger {
@@ -44,13 +70,9 @@ final class RelayHarness: Sendable {
         self.tasks = tasks
     }
 
-    static func start(accounts count: Int = 1,
-                      tokenLifetime: Duration = .seconds(3600),
-                      configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },
-                      maxConnections: Int = 5,
-                      limits: AccountLimits? = nil,
-                      smtpPort: Int? = nil,
-                      messagesInMemory: Int = 10_000) async throws -> RelayHarness {
+    fileprivate static func start(accounts count: Int, tokenLifetime: Duration,
+                                  configure: (inout ProxyRuntime.Configuration) -> Void, maxConnections: Int,
+                                  limits: AccountLimits?, smtpPort: Int?, messagesInMemory: Int) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -58,7 +80,25 @@ final class RelayHarness: Sendable {
         sandboxSettings.tokenLifetime = tokenLifetime
         sandboxSettings.messagesInMemory = messagesInMemory
         let sandbox = try await SandboxProvider.start(sandboxSettings, group: group, logger: logger)
+        let sandboxTask = Task { try await sandbox.run() }
         let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)").path
+        do {
+            return try await start(sandbox: sandbox, sandboxTask: sandboxTask, workDirectory: workDirectory, accounts: count,
+                                   configure: configure, maxConnections: maxConnections, limits: limits, smtpPort: smtpPort,
+                                   logger: logger)
+        } catch {
+            await sandbox.close()
+            _ = await sandboxTask.result
+            try? FileManager.default.removeItem(atPath: workDirectory)
+            throw error
+        }
+    }
+
+    private static func start(sandbox: SandboxProvider, sandboxTask: Task<Void, any Error>, workDirectory: String,
+                              accounts count: Int, configure: (inout ProxyRuntime.Configuration) -> Void,
+                              maxConnections: Int, limits: AccountLimits?, smtpPort: Int?,
+                              logger: Logger) async throws -> RelayHarness {
+        let group = MultiThreadedEventLoopGroup.singleton
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let caFile = try sandbox.writeCertificate(toDirectory: workDirectory)
         var testAccounts: [TestAccount] = []
@@ -83,14 +123,15 @@ final class RelayHarness: Sendable {
         let directory = try AccountDirectory(accounts: accounts)
         let runtime = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
         let tasks = [
-            Task { try await sandbox.run() },
+            sandboxTask,
             Task { try await runtime.server.run() },
         ]
         return RelayHarness(sandbox: sandbox, runtime: runtime, accounts: testAccounts, directory: directory, settings: settings,
                             workDirectory: workDirectory, tasks: tasks)
     }
 
-    func stop() async {
+    fileprivate func stop() async {
+        for client in clients.withLockedValue({ $0 }) { client.connection.close() }
         await runtime.server.close()
         await sandbox.close()
         for task in tasks { _ = await task.result }
@@ -98,9 +139,41 @@ final class RelayHarness: Sendable {
         try? FileManager.default.removeItem(atPath: workDirectory)
     }
 
+    /// A second proxy started as this one was (same accounts, settings and state directory), as
+    /// after a restart; `body` gets a client logged in to it as account 0. The second proxy is
+    /// always stopped, also when `body` throws.
+    func withRestartedProxy<T>(_ body: (TestSMTPClient) async throws -> T) async throws -> T {
+        var settings = settings
+        settings.server.port = 0
+        let restarted = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
+        let serving = Task { try await restarted.server.run() }
+        let opened = NIOLockedValueBox<TestSMTPClient?>(nil)
+        return try await withTeardown(
+            setUp: { restarted },
+            tearDown: { restarted in
+                opened.withLockedValue { $0 }?.connection.close()
+                await restarted.server.close()
+                _ = await serving.result
+                await restarted.shutdown()
+            }
+        ) { restarted in
+            let client = try await self.client(port: restarted.server.port)
+            opened.withLockedValue { $0 = client }
+            let result = try await body(client)
+            await client.quit()
+            return result
+        }
+    }
+
     /// A plain SMTP client to the proxy, logged in as account `index`.
     func client(account index: Int = 0, login: Bool = true) async throws -> TestSMTPClient {
+        try await client(port: port, account: index, login: login)
+    }
+
+    /// Like `client(account:login:)`, to another proxy started by the test (closed at `stop` too).
+    func client(port: Int, account index: Int = 0, login: Bool = true) async throws -> TestSMTPClient {
         let client = try await TestSMTPClient.connect(port: port, group: group)
+        clients.withLockedValue { $0.append(client) }
         if login {
             let account = accounts[index]
             let reply = try await client.login(account.email, account.password)
@@ -124,8 +197,9 @@ struct TestSMTPClient: Sendable {
 
     static func connect(port: Int, group: any EventLoopGroup) async throws -> TestSMTPClient {
         var timeouts = SMTPClientConnection.Timeouts()
-        timeouts.command = .seconds(20)
-        timeouts.dataEnd = .seconds(20)
+        // Guards against a hang, not measurements: a working proxy answers at once.
+        timeouts.command = .seconds(60)
+        timeouts.dataEnd = .seconds(60)
         let connection = try await SMTPClientConnection.connect(
             .init(host: "127.0.0.1", port: port, tls: .none, heloName: "test.client", timeouts: timeouts), group: group)
         return TestSMTPClient(connection: connection)

@@ -4,6 +4,7 @@ import Relay
 import Sandbox
 import SMTPCore
 import SMTPNIO
+import TestSupport
 import Testing
 
 /// SIGTERM's path through the relay: idle sessions are told goodbye, transactions in flight
@@ -25,52 +26,48 @@ struct ShutdownDrainTests {
     }
 
     @Test func fiftyTransactionsInFlightFinishAndIdleSessionsAreToldGoodbye() async throws {
-        let harness = try await RelayHarness.start(accounts: 10, maxConnections: 5)
-        var inFlight: [(TestSMTPClient, String)] = []
-        for index in 0..<50 {
-            let client = try await harness.client(account: index % 10)
-            inFlight.append((client, try await Self.startTransaction(client, id: index)))
-        }
-        var idle: [TestSMTPClient] = []
-        for index in 0..<5 { idle.append(try await harness.client(account: index)) }
+        try await withRelayHarness(accounts: 10, maxConnections: 5) { harness in
+            var inFlight: [(TestSMTPClient, String)] = []
+            for index in 0..<50 {
+                let client = try await harness.client(account: index % 10)
+                inFlight.append((client, try await Self.startTransaction(client, id: index)))
+            }
+            var idle: [TestSMTPClient] = []
+            for index in 0..<5 { idle.append(try await harness.client(account: index)) }
 
-        harness.runtime.server.beginShutdown()
-        #expect(harness.runtime.server.isDraining)
+            harness.runtime.server.beginShutdown()
+            #expect(harness.runtime.server.isDraining)
 
-        // Idle sessions hear 421 4.3.2 and are closed without having to speak.
-        for client in idle {
-            let deadline = ContinuousClock.now + .seconds(5)
-            while client.connection.isActive, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(!client.connection.isActive)
-        }
-        // New clients are turned away.
-        await #expect(throws: (any Error).self) { _ = try await harness.client(login: false) }
+            // Idle sessions hear 421 4.3.2 and are closed without having to speak.
+            for client in idle {
+                #expect(await eventually { !client.connection.isActive })
+            }
+            // New clients are turned away.
+            await #expect(throws: (any Error).self) { _ = try await harness.client(login: false) }
 
-        var delivered: [String] = []
-        var deferred = 0
-        for (client, id) in inFlight {
-            try await client.connection.sendBody(ByteBuffer(string: "second half\r\n"))
-            let reply = try await client.command(".")
-            if reply.code == 250 { delivered.append(id) } else { #expect(reply.isTransientFailure); deferred += 1 }
+            var delivered: [String] = []
+            var deferred = 0
+            for (client, id) in inFlight {
+                try await client.connection.sendBody(ByteBuffer(string: "second half\r\n"))
+                let reply = try await client.command(".")
+                if reply.code == 250 { delivered.append(id) } else { #expect(reply.isTransientFailure); deferred += 1 }
+            }
+            let stored = Set(harness.sandbox.store.messages.compactMap { FaultInjectionSoakTests.messageID(in: $0.data) })
+            #expect(delivered.allSatisfy { stored.contains($0) })
+            #expect(stored.count == delivered.count)
+            // With the whole grace period ahead, every transaction in flight completes.
+            #expect(delivered.count == 50)
+            #expect(deferred == 0)
         }
-        let stored = Set(harness.sandbox.store.messages.compactMap { FaultInjectionSoakTests.messageID(in: $0.data) })
-        #expect(delivered.allSatisfy { stored.contains($0) })
-        #expect(stored.count == delivered.count)
-        // With the whole grace period ahead, every transaction in flight completes.
-        #expect(delivered.count == 50)
-        #expect(deferred == 0)
-        await harness.stop()
     }
 
     @Test func transactionsStillOpenWhenTheGraceRunsOutAreCutAndNothingIsDelivered() async throws {
-        let harness = try await RelayHarness.start(configure: { $0.server.shutdownGrace = .milliseconds(300) })
-        let client = try await harness.client()
-        _ = try await Self.startTransaction(client, id: 1)
-        harness.runtime.server.beginShutdown()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while client.connection.isActive, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(!client.connection.isActive)
-        #expect(harness.sandbox.store.messages.isEmpty)
-        await harness.stop()
+        try await withRelayHarness(configure: { $0.server.shutdownGrace = .milliseconds(300) }) { harness in
+            let client = try await harness.client()
+            _ = try await Self.startTransaction(client, id: 1)
+            harness.runtime.server.beginShutdown()
+            #expect(await eventually { !client.connection.isActive })
+            #expect(harness.sandbox.store.messages.isEmpty)
+        }
     }
 }
