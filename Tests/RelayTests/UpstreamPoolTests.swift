@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import TestSupport
 import Testing
 @testable import Relay
 
@@ -104,8 +105,7 @@ final class PoolFixture: Sendable {
         let second = try await fixture.pool.acquire()
         #expect(first.connection.id != second.connection.id)
         async let third = fixture.pool.acquire()
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(fixture.pool.counts.waiting == 1)
+        #expect(await eventually { fixture.pool.counts.waiting == 1 })
         fixture.pool.release(first, reusable: true)
         #expect(try await third.connection.id == first.connection.id)
         #expect(fixture.openCount == 2)
@@ -122,14 +122,21 @@ final class PoolFixture: Sendable {
         #expect(again.connection.id == held.connection.id)
     }
 
-    @Test func aBrokenConnectionFreesItsSlotForAWaiter() async throws {
-        let fixture = PoolFixture(maxConnections: 1)
+    /// The waiter is queued before the release, so only the hand-off of the freed slot can serve
+    /// it (a waiter arriving after the release would find a free slot and pass without it). The
+    /// acquire timeout is longer than any test run: a lost hand-off fails as poolExhausted or
+    /// by the time limit, never by luck.
+    @Test(.timeLimit(.minutes(1)))
+    func aBrokenConnectionFreesItsSlotForAWaiter() async throws {
+        let fixture = PoolFixture(maxConnections: 1, acquireTimeout: .seconds(3600))
         let held = try await fixture.pool.acquire()
         async let waiter = fixture.pool.acquire()
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually { fixture.pool.counts.waiting == 1 })
         fixture.pool.release(held, reusable: false)
         #expect(held.connection.wasClosed)
         #expect(try await waiter.connection.id == 1)
+        #expect(fixture.pool.counts.waiting == 0)
+        #expect(fixture.openCount == 2)
     }
 
     @Test func connectionsRetireAfterTheirMessageBudget() async throws {
@@ -187,7 +194,9 @@ final class PoolFixture: Sendable {
         async let waiter: Void = {
             await #expect(throws: RelayFailure.shuttingDown) { _ = try await fixture.pool.acquire() }
         }()
-        try await Task.sleep(for: .milliseconds(50))
+        // Queued before the close, so it is the close that turns it away (a later arrival would
+        // be refused at the door and pass without it).
+        #expect(await eventually { fixture.pool.counts.waiting == 1 })
         await fixture.pool.close()
         await waiter
         fixture.pool.release(held, reusable: true)
