@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import TestSupport
 import Testing
 @testable import Ops
 
@@ -18,6 +19,14 @@ final class FakeStatus: AdminStatusSource {
     func accountsJSON() -> [UInt8] { Array(#"[{"id":"sales","state":"ok"}]"#.utf8) }
 }
 
+/// Starts an `AdminHarness`, runs `body` with it, and always stops it, also when `body` throws.
+func withAdminHarness<T>(limits: AdminServer.Limits = AdminServer.Limits(),
+                         _ body: (AdminHarness) async throws -> T) async throws -> T {
+    try await withTeardown(setUp: { try await AdminHarness.start(limits: limits) },
+                           tearDown: { try? await $0.stop() },
+                           body)
+}
+
 /// A bound, running admin server for one test; `stop()` closes it and waits for `run()` to return.
 struct AdminHarness {
     let server: AdminServer
@@ -28,7 +37,8 @@ struct AdminHarness {
     static func start(limits: AdminServer.Limits = AdminServer.Limits()) async throws -> AdminHarness {
         let status = FakeStatus()
         var limits = limits
-        limits.connectionTimeout = min(limits.connectionTimeout, .seconds(10))
+        // Unless the test chose a deadline: a connection left open ends soon after the test.
+        if limits.connectionTimeout == AdminServer.Limits().connectionTimeout { limits.connectionTimeout = .seconds(10) }
         let server = try await AdminServer.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton,
                                                 status: status, metrics: MetricsSetup.bootstrap(),
                                                 logger: quietLogger, limits: limits)
@@ -37,107 +47,107 @@ struct AdminHarness {
 
     func stop() async throws {
         await server.close()
-        try await RawHTTPClient.withDeadline(.seconds(10)) { [running] in try await running.value }
+        try await withDeadline { [running] in try await running.value }
     }
 }
 
 @Suite struct AdminServerTests {
     @Test func probesAndAccounts() async throws {
-        let admin = try await AdminHarness.start()
-        #expect(admin.port > 0)
+        try await withAdminHarness { admin in
+            #expect(admin.port > 0)
 
-        let healthz = try await RawHTTPClient.get("/healthz", port: admin.port)
-        #expect(healthz.status == 200)
-        #expect(healthz.body == "ok")
-        #expect(healthz.headers["connection"] == "close")
+            let healthz = try await RawHTTPClient.get("/healthz", port: admin.port)
+            #expect(healthz.status == 200)
+            #expect(healthz.body == "ok")
+            #expect(healthz.headers["connection"] == "close")
 
-        let health = try await RawHTTPClient.get("/health", port: admin.port)
-        #expect(health.status == 200)
-        #expect(health.headers["content-type"] == "application/json")
-        #expect(health.body == #"{"status":"healthy"}"#)
+            let health = try await RawHTTPClient.get("/health", port: admin.port)
+            #expect(health.status == 200)
+            #expect(health.headers["content-type"] == "application/json")
+            #expect(health.body == #"{"status":"healthy"}"#)
 
-        let ready = try await RawHTTPClient.get("/readyz?verbose=1", port: admin.port)
-        #expect(ready.status == 200)
-        #expect(ready.body == #"{"status":"ready"}"#)
+            let ready = try await RawHTTPClient.get("/readyz?verbose=1", port: admin.port)
+            #expect(ready.status == 200)
+            #expect(ready.body == #"{"status":"ready"}"#)
 
-        let accounts = try await RawHTTPClient.get("/accounts", port: admin.port)
-        #expect(accounts.status == 200)
-        #expect(accounts.headers["content-type"] == "application/json")
-        #expect(accounts.body == #"[{"id":"sales","state":"ok"}]"#)
-        try await admin.stop()
+            let accounts = try await RawHTTPClient.get("/accounts", port: admin.port)
+            #expect(accounts.status == 200)
+            #expect(accounts.headers["content-type"] == "application/json")
+            #expect(accounts.body == #"[{"id":"sales","state":"ok"}]"#)
+        }
     }
 
     @Test func notReadyListsEscapedReasons() async throws {
-        let admin = try await AdminHarness.start()
-        admin.status.set(Readiness(ready: false, reasons: ["no account has \"usable\" credentials", "config\ninvalid"]))
-        let reply = try await RawHTTPClient.get("/readyz", port: admin.port)
-        #expect(reply.status == 503)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any])
-        #expect(object["status"] as? String == "not ready")
-        #expect(object["reasons"] as? [String] == ["no account has \"usable\" credentials", "config\ninvalid"])
-        try await admin.stop()
+        try await withAdminHarness { admin in
+            admin.status.set(Readiness(ready: false, reasons: ["no account has \"usable\" credentials", "config\ninvalid"]))
+            let reply = try await RawHTTPClient.get("/readyz", port: admin.port)
+            #expect(reply.status == 503)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any])
+            #expect(object["status"] as? String == "not ready")
+            #expect(object["reasons"] as? [String] == ["no account has \"usable\" credentials", "config\ninvalid"])
+        }
     }
 
     @Test func unknownPathsAndMethodsAreRefused() async throws {
-        let admin = try await AdminHarness.start()
-        let missing = try await RawHTTPClient.get("/admin/secrets", port: admin.port)
-        #expect(missing.status == 404)
+        try await withAdminHarness { admin in
+            let missing = try await RawHTTPClient.get("/admin/secrets", port: admin.port)
+            #expect(missing.status == 404)
 
-        let post = try await RawHTTPClient.get("/healthz", method: "POST", port: admin.port, body: "hello")
-        #expect(post.status == 405)
-        #expect(post.headers["allow"] == "GET, HEAD")
-        try await admin.stop()
+            let post = try await RawHTTPClient.get("/healthz", method: "POST", port: admin.port, body: "hello")
+            #expect(post.status == 405)
+            #expect(post.headers["allow"] == "GET, HEAD")
+        }
     }
 
     @Test func headSendsHeadersOnly() async throws {
-        let admin = try await AdminHarness.start()
-        let reply = try await RawHTTPClient.get("/health", method: "HEAD", port: admin.port)
-        #expect(reply.status == 200)
-        #expect(reply.headers["content-length"] == String(#"{"status":"healthy"}"#.utf8.count))
-        #expect(reply.body.isEmpty)
-        try await admin.stop()
+        try await withAdminHarness { admin in
+            let reply = try await RawHTTPClient.get("/health", method: "HEAD", port: admin.port)
+            #expect(reply.status == 200)
+            #expect(reply.headers["content-length"] == String(#"{"status":"healthy"}"#.utf8.count))
+            #expect(reply.body.isEmpty)
+        }
     }
 
     @Test func metricsExposeSwiftMetricsCounters() async throws {
-        let admin = try await AdminHarness.start()
-        Counter(label: "xoauth2_proxy_messages_total", dimensions: [("result", "relayed")]).increment()
-        let reply = try await RawHTTPClient.get("/metrics", port: admin.port)
-        #expect(reply.status == 200)
-        #expect(reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
-        #expect(reply.body.contains("# TYPE xoauth2_proxy_messages_total counter\n"))
-        let relayed = reply.body.split(separator: "\n").first { $0.hasPrefix(#"xoauth2_proxy_messages_total{result="relayed"} "#) }
-        let count = try #require(relayed.flatMap { Int($0.split(separator: " ")[1]) })
-        #expect(count >= 1)
-        #expect(ExpositionFormat.invalidLines(reply.body).isEmpty)
-        try await admin.stop()
+        try await withAdminHarness { admin in
+            Counter(label: "xoauth2_proxy_messages_total", dimensions: [("result", "relayed")]).increment()
+            let reply = try await RawHTTPClient.get("/metrics", port: admin.port)
+            #expect(reply.status == 200)
+            #expect(reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+            #expect(reply.body.contains("# TYPE xoauth2_proxy_messages_total counter\n"))
+            let relayed = reply.body.split(separator: "\n").first { $0.hasPrefix(#"xoauth2_proxy_messages_total{result="relayed"} "#) }
+            let count = try #require(relayed.flatMap { Int($0.split(separator: " ")[1]) })
+            #expect(count >= 1)
+            #expect(ExpositionFormat.invalidLines(reply.body).isEmpty)
+        }
     }
 
     @Test func oversizedBodyIsAnswered413() async throws {
         var limits = AdminServer.Limits()
         limits.maxBodyBytes = 1024
-        let admin = try await AdminHarness.start(limits: limits)
-        let reply = try RawHTTPClient.parse(try await RawHTTPClient.exchange(port: admin.port, send: request(bodyBytes: 256 * 1024)))
-        #expect(reply.status == 413)
-        #expect(try await RawHTTPClient.get("/healthz", port: admin.port).status == 200)
-        try await admin.stop()
+        try await withAdminHarness(limits: limits) { admin in
+            let reply = try RawHTTPClient.parse(try await RawHTTPClient.exchange(port: admin.port, send: request(bodyBytes: 256 * 1024)))
+            #expect(reply.status == 413)
+            #expect(try await RawHTTPClient.get("/healthz", port: admin.port).status == 200)
+        }
     }
 
     @Test func endlessBodyIsCutOff() async throws {
         var limits = AdminServer.Limits()
         limits.maxBodyBytes = 1024
-        let admin = try await AdminHarness.start(limits: limits)
-        // Past the drain allowance the server closes with bytes unread; the kernel may turn that
-        // into a reset before the client reads the 413, so either ending is correct: not a hang.
-        do {
-            let reply = try RawHTTPClient.parse(try await RawHTTPClient.exchange(port: admin.port, send: request(bodyBytes: 8 << 20)))
-            #expect(reply.status == 413)
-        } catch let error as RawHTTPClient.Failure {
-            Issue.record("no answer or close in time: \(error)")
-        } catch {
-            // Connection reset by peer.
+        try await withAdminHarness(limits: limits) { admin async throws in
+            // Past the drain allowance the server closes with bytes unread; the kernel may turn that
+            // into a reset before the client reads the 413, so either ending is correct: not a hang.
+            do {
+                let reply = try RawHTTPClient.parse(try await RawHTTPClient.exchange(port: admin.port, send: request(bodyBytes: 8 << 20)))
+                #expect(reply.status == 413)
+            } catch let error as RawHTTPClient.Failure {
+                Issue.record("no answer or close in time: \(error)")
+            } catch {
+                // Connection reset by peer.
+            }
+            #expect(try await RawHTTPClient.get("/healthz", port: admin.port).status == 200)
         }
-        #expect(try await RawHTTPClient.get("/healthz", port: admin.port).status == 200)
-        try await admin.stop()
     }
 
     private func request(bodyBytes: Int) -> [UInt8] {
@@ -148,54 +158,53 @@ struct AdminHarness {
     @Test func silentConnectionsAreClosedAtTheDeadline() async throws {
         var limits = AdminServer.Limits()
         limits.connectionTimeout = .milliseconds(200)
-        let admin = try await AdminHarness.start(limits: limits)
-        let started = ContinuousClock.now
-        let received = try await RawHTTPClient.exchange(port: admin.port, send: [], timeout: .seconds(5))
-        #expect(received.isEmpty)
-        #expect(ContinuousClock.now - started >= .milliseconds(150))
-        try await admin.stop()
+        try await withAdminHarness(limits: limits) { admin in
+            let started = ContinuousClock.now
+            let received = try await RawHTTPClient.exchange(port: admin.port, send: [])
+            #expect(received.isEmpty)
+            #expect(ContinuousClock.now - started >= .milliseconds(150))
+        }
     }
 
     @Test func connectionsBeyondTheLimitAreClosed() async throws {
         var limits = AdminServer.Limits()
         limits.maxConnections = 1
-        limits.connectionTimeout = .milliseconds(500)
-        let admin = try await AdminHarness.start(limits: limits)
-        // Holds the only slot by sending nothing until the deadline closes it.
-        async let holder = RawHTTPClient.exchange(port: admin.port, send: [], timeout: .seconds(5))
-        try await waitUntil { admin.server.activeConnections == 1 }
+        // No deadline to race: the holder keeps the only slot until the test lets it go. (With a
+        // 500 ms deadline, a busy machine once freed the slot before the second connection came,
+        // which was then served.) The deadline itself is `silentConnectionsAreClosedAtTheDeadline`'s.
+        limits.connectionTimeout = .hours(1)
+        try await withAdminHarness(limits: limits) { admin async throws in
+            let holder = try await RawHTTPClient.hold(port: admin.port)
+            #expect(await eventually { admin.server.activeConnections == 1 })
 
-        // Closed unanswered; the unread request may turn the close into a reset, which is refusal too.
-        do {
-            let answer = try await RawHTTPClient.exchange(port: admin.port, send: Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-            #expect(answer.isEmpty)
-        } catch let error as RawHTTPClient.Failure {
-            Issue.record("refused connection was not closed: \(error)")
-        } catch {
-            // Connection reset by peer.
-        }
+            // Closed unanswered; the unread request may turn the close into a reset, which is refusal too.
+            do {
+                let answer = try await RawHTTPClient.exchange(port: admin.port, send: Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                #expect(answer.isEmpty)
+            } catch let error as RawHTTPClient.Failure {
+                Issue.record("refused connection was not closed: \(error)")
+            } catch {
+                // Connection reset by peer.
+            }
 
-        #expect(try await holder.isEmpty)
-        try await waitUntil { admin.server.activeConnections == 0 }
-        #expect(try await RawHTTPClient.get("/healthz", port: admin.port).status == 200)
-        try await admin.stop()
-    }
-
-    private func waitUntil(_ condition: @escaping @Sendable () -> Bool) async throws {
-        try await RawHTTPClient.withDeadline(.seconds(5)) {
-            while !condition() { try await Task.sleep(for: .milliseconds(5)) }
+            // Refusing the newcomer left the holder alone.
+            #expect(holder.isActive)
+            #expect(admin.server.activeConnections == 1)
+            try await holder.close()
+            #expect(await eventually { admin.server.activeConnections == 0 })
+            #expect(try await RawHTTPClient.get("/healthz", port: admin.port).status == 200)
         }
     }
 
     @Test func closeEndsRunEvenBeforeItStarts() async throws {
-        let admin = try await AdminHarness.start()
-        try await admin.stop()
-        await admin.server.close()
+        // Closing a stopped server again is harmless.
+        let stopped = try await withAdminHarness { admin in admin.server }
+        await stopped.close()
 
         let early = try await AdminServer.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton,
                                                status: FakeStatus(), metrics: MetricsSetup.bootstrap(), logger: quietLogger)
         await early.close()
-        try await RawHTTPClient.withDeadline(.seconds(5)) { try await early.run() }
+        try await withDeadline { try await early.run() }
     }
 
     @Test func gracefulShutdownEndsRun() async throws {
@@ -205,6 +214,6 @@ struct AdminHarness {
         let running = Task { try await group.run() }
         #expect(try await RawHTTPClient.get("/healthz", port: server.port).status == 200)
         await group.triggerGracefulShutdown()
-        try await RawHTTPClient.withDeadline(.seconds(5)) { try await running.value }
+        try await withDeadline { try await running.value }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import NIOConcurrencyHelpers
+import TestSupport
 import Testing
 @testable import Ops
 
@@ -51,8 +52,9 @@ import Testing
             finished.withLockedValue { $0 = true }
         }
         thread.start()
-        for _ in 0..<200 where !finished.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(finished.withLockedValue { $0 }, "write blocked behind a stalled reader")
+        // Nothing reads the pipe until the writer is done: a sink that blocked on the stalled
+        // reader would never finish, however long this waited.
+        #expect(await eventually { finished.withLockedValue { $0 } }, "write blocked behind a stalled reader")
         // Every line is either written or counted in a notice: none vanishes unreported.
         var output = ""
         func accounted() -> Int {
@@ -60,11 +62,10 @@ import Testing
             let dropped = lines.filter { $0.hasPrefix("dropped ") }.compactMap { Int($0.dropFirst("dropped ".count)) }.reduce(0, +)
             return lines.filter { $0 == line.dropLast() }.count + dropped
         }
-        for _ in 0..<250 where accounted() < 10_000 {
+        #expect(await eventually {
             output += Self.readAvailable(readEnd)
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(accounted() == 10_000)
+            return accounted() == 10_000
+        })
         #expect(output.contains("dropped "))
     }
 }

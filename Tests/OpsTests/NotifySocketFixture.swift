@@ -15,9 +15,9 @@ final class NotifySocketFixture: @unchecked Sendable {
         name = abstract ? "@" + unique : "/tmp/\(unique).sock"
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw FixtureError.system("socket", errno) }
-        // A missing datagram fails the test after 10 s instead of hanging it (generous: a
-        // loaded CI machine may take a while to run the sending task).
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        // A missing datagram fails the test after a minute instead of hanging it (generous: a
+        // loaded CI machine may take a while to run the sending task; a working build never waits).
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard let (target, length) = NotifyDatagram.address(name) else { throw FixtureError.address(name) }
         var address = target

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import TestSupport
 
 /// A deliberately dumb HTTP client: writes bytes as given, reads until the server closes.
 /// It checks the server's own framing and limits without a second HTTP implementation in between.
@@ -14,22 +15,32 @@ enum RawHTTPClient {
 
     enum Failure: Error { case timedOut, malformed(String) }
 
-    /// Everything the server sent before closing; throws on reset or after `timeout`.
-    static func exchange(port: Int, send request: [UInt8], timeout: Duration = .seconds(10)) async throws -> [UInt8] {
+    /// Everything the server sent before closing; throws on reset, or `Failure.timedOut` after
+    /// `timeout` (a guard against a hang: a server that answers never comes near it).
+    static func exchange(port: Int, send request: [UInt8], timeout: Duration = TestDeadline.generous) async throws -> [UInt8] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        return try await withDeadline(timeout) {
-            try await channel.executeThenClose { inbound, outbound in
-                if !request.isEmpty { try await outbound.write(ByteBuffer(bytes: request)) }
-                var received: [UInt8] = []
-                for try await chunk in inbound { received += chunk.readableBytesView }
-                return received
+        do {
+            return try await withDeadline(timeout) {
+                try await channel.executeThenClose { inbound, outbound in
+                    if !request.isEmpty { try await outbound.write(ByteBuffer(bytes: request)) }
+                    var received: [UInt8] = []
+                    for try await chunk in inbound { received += chunk.readableBytesView }
+                    return received
+                }
             }
+        } catch is DeadlineExceeded {
+            throw Failure.timedOut
         }
+    }
+
+    /// A connection that sends nothing and stays open until the caller closes it: holds a slot.
+    static func hold(port: Int) async throws -> any Channel {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
     }
 
     static func get(_ path: String, method: String = "GET", port: Int, body: String = "") async throws -> Reply {
@@ -50,18 +61,5 @@ enum RawHTTPClient {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return Reply(status: status, headers: headers, body: String(text[split.upperBound...]))
-    }
-
-    static func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw Failure.timedOut
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw Failure.timedOut }
-            return first
-        }
     }
 }
