@@ -161,16 +161,6 @@ func instantGrant(_ transport: ScriptedTransport, clock: ManualClock? = nil, max
     return RefreshTokenGrant(transport: transport, configuration: configuration, now: now, sleep: sleep, jitter: { $0 })
 }
 
-/// Polls until `condition` holds; for waiting on other tasks to reach a state without sleeping blindly.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return condition()
-}
-
 let sampleCredentials = OAuth2Credentials(
     tokenURL: "https://oauth2.example.com/token",
     clientID: "client-1.apps.example.com",

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Testing
 import Resilience
+import TestSupport
 
 @Suite struct ConcurrencyLimiterTests {
     @Test func limitTwoThirdTimesOut() async {
@@ -79,16 +80,20 @@ import Resilience
         #expect(limiter.inUse == 0)
     }
 
-    @Test func timedOutWaiterIsSkippedByTheNextRelease() async {
+    /// The timeout runs on real time (the limiter takes no clock), so the quick waiter's is long
+    /// enough for the patient one to queue behind it even on a loaded machine, and that is
+    /// asserted: the test cannot pass without a release skipping a timed-out waiter ahead.
+    @Test(.timeLimit(.minutes(1)))
+    func timedOutWaiterIsSkippedByTheNextRelease() async {
         let limiter = ConcurrencyLimiter(limit: 1)
         #expect(await limiter.acquire(timeout: .seconds(1)))
-        let quick = Task { await limiter.acquire(timeout: .milliseconds(20)) }
+        let quick = Task { await limiter.acquire(timeout: .seconds(2)) }
         #expect(await eventually { limiter.waiting == 1 })
-        let patient = Task { await limiter.acquire(timeout: .seconds(30)) }
-        // Normally the patient queues behind the quick one; on a slow machine it may arrive after the
-        // timeout, which this test tolerates (the cancellation variant below is deterministic).
+        let patient = Task { await limiter.acquire(timeout: .seconds(3600)) }
+        #expect(await eventually { limiter.waiting == 2 }, "the patient waiter queued behind the quick one")
         #expect(await quick.value == false)
-        #expect(await eventually { limiter.waiting == 1 })
+        #expect(limiter.waiting == 1, "the timed-out waiter left the queue")
+        #expect(limiter.inUse == 1)
         limiter.release()
         #expect(await patient.value)
         limiter.release()

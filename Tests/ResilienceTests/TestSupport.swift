@@ -12,16 +12,6 @@ final class Recorder<Value: Sendable>: Sendable {
     }
 }
 
-/// Yields until `condition` holds; for waiting on other tasks to reach a state without sleeping.
-/// Gives up after `limit` rounds so that a broken test fails instead of hanging.
-func eventually(_ limit: Int = 1_000_000, _ condition: () -> Bool) async -> Bool {
-    for _ in 0..<limit {
-        if condition() { return true }
-        await Task.yield()
-    }
-    return condition()
-}
-
 extension Duration {
     /// Whole nanoseconds, for the moderate durations tests use.
     var inNanoseconds: Int64 {
