@@ -3,11 +3,12 @@ import NIOCore
 import NIOPosix
 import SMTPCore
 import SMTPNIO
+import TestSupport
 import Testing
 @testable import LoadGenerator
 
 /// The generator against `StubSMTPServer` on loopback. Serialized: the machine has two cores and
-/// some tests look at timing.
+/// some tests look at timing (lower bounds only: load makes things slower, never faster).
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct LoopbackTests {
     let group = MultiThreadedEventLoopGroup.singleton
@@ -18,7 +19,7 @@ struct LoopbackTests {
         options.connections = connections
         options.stop = .messages(messages)
         options.credentials = [(user: "alice@example.com", secret: "alice-password")]
-        options.timeout = .seconds(10)
+        options.timeout = TestDeadline.generous
         return options
     }
 
@@ -64,18 +65,15 @@ struct LoopbackTests {
     }
 
     @Test func aServerThatIsNotListeningEndsTheRunWithConnectionErrors() async throws {
-        // A port that was free a moment ago.
-        let listener = try await SMTPListener.bind(SMTPListener.Configuration(host: "127.0.0.1", port: 0), group: group)
-        let port = listener.port
-        await listener.close()
-
-        var options = options(port: port, connections: 3, messages: 100)
-        options.reconnectDelay = .milliseconds(10)
-        options.maxReconnectDelay = .milliseconds(40)
-        options.maxConsecutiveFailures = 4
-        let started = ContinuousClock.now
-        let report = try await LoadGenerator(options: options, group: group).run()
-        #expect(ContinuousClock.now - started < .seconds(20))
+        // A port held for the test that refuses every connection. The run ends by itself: each
+        // of the 3 sessions gives up after 4 refusals in a row (a hang is the time limit's).
+        let report = try await withRefusingPort { port in
+            var options = options(port: port, connections: 3, messages: 100)
+            options.reconnectDelay = .milliseconds(10)
+            options.maxReconnectDelay = .milliseconds(40)
+            options.maxConsecutiveFailures = 4
+            return try await LoadGenerator(options: options, group: group).run()
+        }
         #expect(report.connectionErrors == 12)
         #expect(report.messagesSent == 0)
         #expect(report.replyCodes.isEmpty)
@@ -200,10 +198,8 @@ struct LoopbackTests {
         var options = options(port: server.port, connections: 1, messages: 2)
         options.timeout = .milliseconds(300)
         options.reconnectDelay = .milliseconds(5)
-        let started = ContinuousClock.now
         let report = try await LoadGenerator(options: options, group: group).run()
         await server.stop()
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(report.replyCodes == ["error": 2])
         #expect(report.connectionErrors == 2)
         #expect(report.latencyMicroseconds["min"]! >= 300_000)
@@ -252,10 +248,13 @@ struct LoopbackTests {
         let report = try await LoadGenerator(options: options, group: group).run { progress.append($0) }
         let took = ContinuousClock.now - started
         await server.stop()
-        #expect(took >= .milliseconds(1800) && took < .seconds(10))
+        // Lower bounds only: a busy machine makes a run longer, never shorter. When claiming
+        // stops is RunState's decision, tested on a given clock in ScheduleTests; a run that
+        // never stopped would meet the time limit.
+        #expect(took >= .milliseconds(1800))
         #expect(report.messagesSent > 0)
         #expect(report.replyCodes == ["250": report.messagesSent])
-        #expect(report.elapsedSeconds >= 1.4 && report.elapsedSeconds < 3)
+        #expect(report.elapsedSeconds >= 1.4)
         #expect(server.seen.messages > report.messagesSent, "warm-up messages are sent but not recorded")
         let updates = progress.updates
         #expect(!updates.isEmpty)

@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import SMTPCore
 import SMTPNIO
+import TestSupport
 import Testing
 @testable import LoadGenerator
 
@@ -56,7 +57,7 @@ struct StartTLSTests {
         options.authMechanism = .xoauth2
         options.credentials = [(user: "alice@example.com", secret: "token")]
         options.startTLS = true
-        options.timeout = .seconds(10)
+        options.timeout = TestDeadline.generous
         options.reconnectDelay = .milliseconds(5)
         options.maxConsecutiveFailures = 2
         return options

@@ -1,6 +1,7 @@
 import NIOCore
 import SMTPCore
 import SMTPNIO
+import TestSupport
 import Testing
 @testable import Sandbox
 
@@ -11,14 +12,7 @@ import Testing
     private static let closing = SMTPReply(421, "4.7.0", "Try again later, closing connection")
 
     private func withHarness(_ body: (SandboxHarness) async throws -> Void) async throws {
-        let harness = try await SandboxHarness.start()
-        do {
-            try await body(harness)
-        } catch {
-            await harness.stop()
-            throw error
-        }
-        await harness.stop()
+        try await withTeardown(setUp: { try await SandboxHarness.start() }, tearDown: { await $0.stop() }, body)
     }
 
     @Test func injected421AtAStepIsAnsweredAndTheConnectionClosed() async throws {
