@@ -16,6 +16,8 @@ public enum ProxyMetrics {
     public static let relayDurationSeconds = "xoauth2_proxy_relay_duration_seconds"
     public static let clientSessionsActive = "xoauth2_proxy_client_sessions_active"
     public static let upstreamConnections = "xoauth2_proxy_upstream_connections"
+    /// The sum of the pools' caps now, so busy ÷ max is how full the pools are.
+    public static let upstreamConnectionsMax = "xoauth2_proxy_upstream_connections_max"
     public static let tokenRefreshesTotal = "xoauth2_proxy_token_refreshes_total"
     public static let configReloadsTotal = "xoauth2_proxy_config_reloads_total"
     public static let accounts = "xoauth2_proxy_accounts"
@@ -106,14 +108,25 @@ public enum ProxyMetrics {
         Meter(label: clientSessionsActive).decrement()
     }
 
-    public static func setUpstreamConnections(idle: Int, busy: Int) {
+    public static func setUpstreamConnections(idle: Int, busy: Int, max: Int) {
         Meter(label: upstreamConnections, dimensions: [("state", UpstreamConnectionState.idle.rawValue)]).set(idle)
         Meter(label: upstreamConnections, dimensions: [("state", UpstreamConnectionState.busy.rawValue)]).set(busy)
+        Meter(label: upstreamConnectionsMax).set(max)
     }
 
     /// `provider` is the configured provider name (gmail, outlook, custom), never a URL or account.
     public static func recordTokenRefresh(provider: String, _ result: TokenRefreshResult) {
         Counter(label: tokenRefreshesTotal, dimensions: [("provider", provider), ("result", result.rawValue)]).increment()
+    }
+
+    /// Every provider's refresh series at zero from the start, so the alert on rejected refreshes
+    /// and the dashboard see them before the first refresh (tokens are fetched lazily).
+    public static func registerTokenRefreshSeries(providers: [String]) {
+        for provider in providers {
+            for result in TokenRefreshResult.allCases {
+                _ = Counter(label: tokenRefreshesTotal, dimensions: [("provider", provider), ("result", result.rawValue)])
+            }
+        }
     }
 
     public static func recordConfigReload(_ result: ConfigReloadResult) {
@@ -141,7 +154,7 @@ public enum ProxyMetrics {
         _ = Counter(label: relayedBytesTotal)
         _ = Timer(label: relayDurationSeconds)
         _ = Meter(label: clientSessionsActive)
-        setUpstreamConnections(idle: 0, busy: 0)
+        setUpstreamConnections(idle: 0, busy: 0, max: 0)
         setAccounts([:])
         Meter(label: buildInfo, dimensions: [("version", BuildInfo.version), ("commit", BuildInfo.commit)]).set(1)
     }

@@ -17,6 +17,8 @@ public struct AccountStatus: Sendable {
     public var tokenExpiresIn: Int?
     public var idleConnections: Int
     public var busyConnections: Int
+    /// The pool's cap now: its configured size, less what connection-limit pushbacks took off.
+    public var maxConnections: Int
     public var usage: QuotaUsage
 }
 
@@ -41,7 +43,8 @@ extension RelayAccounts {
             return AccountStatus(
                 accountID: account.accountID, provider: account.provider, state: state,
                 tokenExpiresIn: token.expiresAt.map { Int(($0 - now).components.seconds) },
-                idleConnections: counts.idle, busyConnections: counts.busy, usage: relayAccount.limiter.quota.usage())
+                idleConnections: counts.idle, busyConnections: counts.busy,
+                maxConnections: relayAccount.pool.currentCap, usage: relayAccount.limiter.quota.usage())
         }
     }
 }

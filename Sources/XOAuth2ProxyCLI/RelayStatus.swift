@@ -27,7 +27,7 @@ struct RelayStatus: AdminStatusSource {
             JSONText.appendString(status.accountID, to: &out)
             out += ",\"provider\":\"\(status.provider.rawValue)\",\"state\":\"\(status.state.rawValue)\""
             out += ",\"token_expires_in_s\":" + (status.tokenExpiresIn.map(String.init) ?? "null")
-            out += ",\"pool\":{\"idle\":\(status.idleConnections),\"busy\":\(status.busyConnections)}"
+            out += ",\"pool\":{\"idle\":\(status.idleConnections),\"busy\":\(status.busyConnections),\"max\":\(status.maxConnections)}"
             let usage = status.usage
             out += ",\"quota\":{\"messages_last_minute\":\(usage.messagesLastMinute),\"messages_last_hour\":\(usage.messagesLastHour)"
             out += ",\"messages_last_day\":\(usage.messagesLastDay),\"recipients_last_day\":\(usage.recipientsLastDay)"
@@ -41,7 +41,8 @@ struct RelayStatus: AdminStatusSource {
     func refreshGauges() {
         let statuses = runtime.server.accounts.statuses()
         ProxyMetrics.setUpstreamConnections(idle: statuses.reduce(0) { $0 + $1.idleConnections },
-                                            busy: statuses.reduce(0) { $0 + $1.busyConnections })
+                                            busy: statuses.reduce(0) { $0 + $1.busyConnections },
+                                            max: statuses.reduce(0) { $0 + $1.maxConnections })
         var counts: [ProxyMetrics.AccountState: Int] = [:]
         for status in statuses {
             let state: ProxyMetrics.AccountState = switch status.state {

@@ -92,6 +92,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (loaded, settings) = try validatedSettings()
         let logger = logging.bootstrap()
         let metrics = MetricsSetup.bootstrap()
+        ProxyMetrics.registerTokenRefreshSeries(providers: Provider.allCases.map(\.rawValue))
         if metricsPerAccount { ProxyMetrics.enablePerAccountSeries() }
         let runtime = try await startRuntime(settings, directory: loaded.directory, logger: logger)
         var services: [any Service] = []

@@ -21,6 +21,16 @@ import Testing
         #expect(ExpositionFormat.invalidLines(text).isEmpty)
     }
 
+    /// Alerts on rejected refreshes and the dashboard need the series before the first refresh.
+    @Test func tokenRefreshSeriesExistPerProviderBeforeAnyRefresh() {
+        ProxyMetrics.registerTokenRefreshSeries(providers: ["registered-provider"])
+        let text = MetricsSetup.bootstrap().emitToString()
+        for result in ["ok", "failed", "rejected"] {
+            #expect(text.contains(#"xoauth2_proxy_token_refreshes_total{provider="registered-provider",result="\#(result)"} 0"#))
+        }
+        #expect(text.contains("# TYPE xoauth2_proxy_upstream_connections_max gauge\n"))
+    }
+
     @Test func helpersRecordUnderTheirNames() throws {
         let registry = MetricsSetup.bootstrap()
         let heldBefore = try value(of: #"xoauth2_proxy_messages_total{result="held"}"#, in: registry)

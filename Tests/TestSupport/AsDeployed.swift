@@ -24,8 +24,11 @@ public enum AsDeployed {
 
     public static var isRoot: Bool { geteuid() == 0 }
 
-    /// `setpriv`'s arguments as in the deployment notes (README, scripts/as-deployed).
-    static let dropPrivileges = ["--reuid", "\(uid)", "--regid", "\(gid)", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+    /// scripts/as-deployed: the one place that says how privileges are dropped, for the scripts
+    /// and for these tests alike.
+    static let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/as-deployed").path
 
     /// Whether bubblewrap can make a mount namespace here (it cannot inside an unprivileged container).
     public static let canMakeReadOnlyRoot: Bool = {
@@ -45,13 +48,12 @@ public enum AsDeployed {
     /// the binary gets a PID namespace of its own (signal it through `deployedPID(of:binary:)`).
     public static func command(_ binary: String, _ arguments: [String], readOnlyRoot writable: [String]? = nil) throws -> (executable: String, arguments: [String]) {
         guard isRoot else { return (binary, arguments) }
-        guard let setpriv = which("setpriv") else { throw Failure.missingTool("setpriv") }
-        let dropped = dropPrivileges + ["--", binary] + arguments
-        guard let writable else { return (setpriv, dropped) }
+        guard which("setpriv") != nil else { throw Failure.missingTool("setpriv") }
+        guard let writable else { return (script, [binary] + arguments) }
         guard let bwrap = which("bwrap") else { throw Failure.missingTool("bwrap") }
         var wrapped = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--die-with-parent"]
         for path in writable { wrapped += ["--bind", path, path] }
-        return (bwrap, wrapped + ["--", setpriv] + dropped)
+        return (bwrap, wrapped + ["--", script, binary] + arguments)
     }
 
     /// A `Process` ready to run, as deployed.
