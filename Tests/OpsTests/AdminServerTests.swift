@@ -64,7 +64,7 @@ struct AdminHarness {
             let health = try await RawHTTPClient.get("/health", port: admin.port)
             #expect(health.status == 200)
             #expect(health.headers["content-type"] == "application/json")
-            #expect(health.body == #"{"status":"healthy"}"#)
+            #expect(health.body == #"{"status":"healthy","version":""# + BuildInfo.version + #"","commit":""# + BuildInfo.commit + #""}"#)
 
             let ready = try await RawHTTPClient.get("/readyz?verbose=1", port: admin.port)
             #expect(ready.status == 200)
@@ -103,7 +103,7 @@ struct AdminHarness {
         try await withAdminHarness { admin in
             let reply = try await RawHTTPClient.get("/health", method: "HEAD", port: admin.port)
             #expect(reply.status == 200)
-            #expect(reply.headers["content-length"] == String(#"{"status":"healthy"}"#.utf8.count))
+            #expect(reply.headers["content-length"] == String(AdminRouter.healthBody.utf8.count))
             #expect(reply.body.isEmpty)
         }
     }
