@@ -9,7 +9,7 @@ import Testing
 @testable import LoadGenerator
 
 /// STARTTLS with an extra trust anchor, as when driving the sandbox provider directly.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct StartTLSTests {
     let group = MultiThreadedEventLoopGroup.singleton
 

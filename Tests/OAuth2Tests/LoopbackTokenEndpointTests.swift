@@ -8,7 +8,7 @@ import Testing
 @testable import Sandbox
 
 /// RefreshTokenGrant over AsyncHTTPClient against a real SandboxTokenEndpoint on loopback.
-@Suite(.timeLimit(.minutes(1))) struct LoopbackTokenEndpointTests {
+@Suite(.timeLimit(.minutes(5))) struct LoopbackTokenEndpointTests {
     /// One endpoint and one HTTP client, always shut down, even when the body throws.
     private static func withEndpoint(
         lifetime: Duration = .seconds(3600),

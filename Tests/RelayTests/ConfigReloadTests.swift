@@ -9,7 +9,7 @@ import TestSupport
 import Testing
 
 /// Hot reload through a real Kubernetes-style `..data` symlink swap, watched with inotify.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ConfigReloadTests {
     /// The JSON a Secret key would hold for `account`.
     static func json(_ account: Account, password: String? = nil, refreshToken: String? = nil) -> String {

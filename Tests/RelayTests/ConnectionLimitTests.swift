@@ -5,7 +5,7 @@ import SMTPNIO
 import TestSupport
 import Testing
 
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ConnectionLimitTests {
     @Test func connectionsBeyondTheLimitHear421AndTheSlotFreesOnQuit() async throws {
         try await withRelayHarness(configure: { $0.server.maxConnections = 2 }) { harness in

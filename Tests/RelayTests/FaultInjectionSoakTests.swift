@@ -10,7 +10,7 @@ import Testing
 /// connections and answers 421/451 at random, and the token endpoint fails 30% of requests.
 /// Clients retry on 4xx as MTAs do. Nothing may be lost, nothing reported delivered that was
 /// not, and duplicates only where the provider accepted a message but its reply was lost.
-@Suite(.serialized, .timeLimit(.minutes(3)))
+@Suite(.serialized, .timeLimit(.minutes(10)))
 struct FaultInjectionSoakTests {
     static let clients = 20
     static let messagesPerClient = 100

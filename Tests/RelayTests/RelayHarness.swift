@@ -19,13 +19,14 @@ func withRelayHarness<T>(accounts count: Int = 1,
                          maxConnections: Int = 5,
                          limits: AccountLimits? = nil,
                          smtpPort: Int? = nil,
+                         upstreamTLS: SMTPTLSMode = .starttls,
                          messagesInMemory: Int = 10_000,
                          _ body: (RelayHarness) async throws -> T) async throws -> T {
     try await withTeardown(
         setUp: {
             try await RelayHarness.start(accounts: count, tokenLifetime: tokenLifetime, configure: configure,
                                          maxConnections: maxConnections, limits: limits, smtpPort: smtpPort,
-                                         messagesInMemory: messagesInMemory)
+                                         upstreamTLS: upstreamTLS, messagesInMemory: messagesInMemory)
         },
         tearDown: { await $0.stop() },
         body)
@@ -70,22 +71,27 @@ final class RelayHarness: Sendable {
         self.tasks = tasks
     }
 
+    /// `upstreamTLS: .none` for tests about something else than the upstream's TLS that open many
+    /// upstream connections or bound their set-up tightly: a debug build's TLS handshakes are what
+    /// a loaded machine runs slowest.
     fileprivate static func start(accounts count: Int, tokenLifetime: Duration,
                                   configure: (inout ProxyRuntime.Configuration) -> Void, maxConnections: Int,
-                                  limits: AccountLimits?, smtpPort: Int?, messagesInMemory: Int) async throws -> RelayHarness {
+                                  limits: AccountLimits?, smtpPort: Int?, upstreamTLS: SMTPTLSMode,
+                                  messagesInMemory: Int) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var sandboxSettings = SandboxProvider.Configuration()
         sandboxSettings.tokenLifetime = tokenLifetime
         sandboxSettings.messagesInMemory = messagesInMemory
+        sandboxSettings.requireTLS = upstreamTLS != .none
         let sandbox = try await SandboxProvider.start(sandboxSettings, group: group, logger: logger)
         let sandboxTask = Task { try await sandbox.run() }
         let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-test-\(UUID().uuidString)").path
         do {
             return try await start(sandbox: sandbox, sandboxTask: sandboxTask, workDirectory: workDirectory, accounts: count,
                                    configure: configure, maxConnections: maxConnections, limits: limits, smtpPort: smtpPort,
-                                   logger: logger)
+                                   upstreamTLS: upstreamTLS, logger: logger)
         } catch {
             await sandbox.close()
             _ = await sandboxTask.result
@@ -96,7 +102,7 @@ final class RelayHarness: Sendable {
 
     private static func start(sandbox: SandboxProvider, sandboxTask: Task<Void, any Error>, workDirectory: String,
                               accounts count: Int, configure: (inout ProxyRuntime.Configuration) -> Void,
-                              maxConnections: Int, limits: AccountLimits?, smtpPort: Int?,
+                              maxConnections: Int, limits: AccountLimits?, smtpPort: Int?, upstreamTLS: SMTPTLSMode,
                               logger: Logger) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
@@ -112,7 +118,7 @@ final class RelayHarness: Sendable {
             accounts.append(Account(
                 accountID: "acct\(index)", email: email, provider: .custom, clientID: "client-\(index)", clientSecret: secret,
                 refreshToken: refresh, password: password, tokenURL: sandbox.tokenURL, smtpHost: "127.0.0.1",
-                smtpPort: smtpPort ?? sandbox.smtpPort, smtpTLS: .starttls, tlsCAFile: caFile, maxConnections: maxConnections,
+                smtpPort: smtpPort ?? sandbox.smtpPort, smtpTLS: upstreamTLS, tlsCAFile: caFile, maxConnections: maxConnections,
                 limits: limits))
             testAccounts.append(TestAccount(email: email, password: password, refreshToken: refresh))
         }

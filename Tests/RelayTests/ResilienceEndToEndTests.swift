@@ -9,7 +9,7 @@ import Testing
 
 /// Limits and provider pushback, end to end through the proxy, with an injected clock so that
 /// minutes pass in microseconds.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct ResilienceEndToEndTests {
     static func withHarness(_ clock: ManualClock, limits: AccountLimits? = nil, maxConnections: Int = 5, smtpPort: Int? = nil,
                             configure: (inout ProxyRuntime.Configuration) -> Void = { _ in },

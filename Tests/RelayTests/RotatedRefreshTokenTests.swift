@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// Rotated refresh tokens outlive a restart when --state-dir is set.
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct RotatedRefreshTokenTests {
     @Test func aRestartedProxyUsesTheRotatedRefreshTokenFromTheStateDirectory() async throws {
         let stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString)").path

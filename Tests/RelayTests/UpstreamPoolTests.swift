@@ -126,7 +126,7 @@ final class PoolFixture: Sendable {
     /// it (a waiter arriving after the release would find a free slot and pass without it). The
     /// acquire timeout is longer than any test run: a lost hand-off fails as poolExhausted or
     /// by the time limit, never by luck.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aBrokenConnectionFreesItsSlotForAWaiter() async throws {
         let fixture = PoolFixture(maxConnections: 1, acquireTimeout: .seconds(3600))
         let held = try await fixture.pool.acquire()

@@ -83,7 +83,7 @@ import TestSupport
     /// The timeout runs on real time (the limiter takes no clock), so the quick waiter's is long
     /// enough for the patient one to queue behind it even on a loaded machine, and that is
     /// asserted: the test cannot pass without a release skipping a timed-out waiter ahead.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func timedOutWaiterIsSkippedByTheNextRelease() async {
         let limiter = ConcurrencyLimiter(limit: 1)
         #expect(await limiter.acquire(timeout: .seconds(1)))
