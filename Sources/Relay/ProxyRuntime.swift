@@ -66,11 +66,14 @@ public final class ProxyRuntime: Sendable {
             let current = NIOLockedValueBox<RelayAccounts?>(nil)
             let stateFiles = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
             let refreshTokens = stateFiles?.refreshTokens
+            // One clock for token expiry, the pools' token safety margin and the breakers: the
+            // pools compare a connection's token expiry with their own now.
             let tokens = TokenCache(
                 grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
                                          configuration: .init(requestTimeout: configuration.tokenRequestTimeout),
-                                         breakers: tokenBreakers),
+                                         now: resilience.clock.now, breakers: tokenBreakers),
                 configuration: cacheConfiguration,
+                now: resilience.clock.now,
                 logger: logger,
                 onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) },
                 onRefresh: { key, outcome in

@@ -23,8 +23,10 @@ import Testing
 
     /// Alerts on rejected refreshes and the dashboard need the series before the first refresh.
     @Test func tokenRefreshSeriesExistPerProviderBeforeAnyRefresh() {
+        // Bootstrap first: a series made before it stays bound to swift-metrics' no-op backend.
+        let registry = MetricsSetup.bootstrap()
         ProxyMetrics.registerTokenRefreshSeries(providers: ["registered-provider"])
-        let text = MetricsSetup.bootstrap().emitToString()
+        let text = registry.emitToString()
         for result in ["ok", "failed", "rejected"] {
             #expect(text.contains(#"xoauth2_proxy_token_refreshes_total{provider="registered-provider",result="\#(result)"} 0"#))
         }

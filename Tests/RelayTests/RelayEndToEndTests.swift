@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Relay
+import Resilience
 import Sandbox
 import SMTPCore
 import TestSupport
@@ -40,18 +41,16 @@ struct RelayEndToEndTests {
     /// of the token's issue (plaintext upstream, so no debug-build TLS handshake on a loaded
     /// machine eats into that); then it waits for the condition itself, the cached token past its
     /// margin, rather than a fixed sleep.
+    /// On an injected clock: however slow the machine, messages 1 and 2 fall inside the token's
+    /// life and message 3 after the cache's 600 s margin and the pool's 60 s safety.
     @Test func tokenExpiryBetweenMessagesTriggersExactlyOneRefresh() async throws {
-        let margin = Duration.seconds(1)
-        try await withRelayHarness(tokenLifetime: .seconds(4), configure: { settings in
-            settings.tokenExpiryMargin = margin
-            settings.upstreamTokenExpirySafety = margin
-        }, upstreamTLS: .none) { harness in
+        let clock = ManualClock()
+        try await withRelayHarness(configure: { $0.resilience.clock = clock.clock }) { harness in
             let client = try await harness.client()
             #expect(try await client.send(to: ["a@example.net"], message: "Subject: 1\r\n\r\n1\r\n").last?.code == 250)
             #expect(try await client.send(to: ["a@example.net"], message: "Subject: 2\r\n\r\n2\r\n").last?.code == 250)
             #expect(harness.sandbox.issuer.issuedTokenCount() == 1)
-            let expiresAt = try #require(harness.runtime.tokens.status(forKey: harness.directory.accounts[0].accountID).expiresAt)
-            #expect(await eventually { ContinuousClock.now >= expiresAt - margin })
+            clock.advance(by: .seconds(3600 - 600 + 1))
             #expect(try await client.send(to: ["a@example.net"], message: "Subject: 3\r\n\r\n3\r\n").last?.code == 250)
             #expect(harness.sandbox.issuer.issuedTokenCount() == 2)
             await client.quit()

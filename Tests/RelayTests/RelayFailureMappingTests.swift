@@ -101,17 +101,6 @@ struct RelayFailureMappingTests {
             #expect(stored.map(\.recipients) == [["y@example.net"]])
         }
     }
-
-    /// A port nothing listens on: bind, note the port, close. Racy (anything may bind the freed
-    /// port before it is used); kept for ServeProcessTests until it moves off it. Tests here use
-    /// `withRefusingPort`, which holds the port.
-    static func closedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 1
-        try await channel.close()
-        return port
-    }
 }
 
 /// A provider that stops answering costs one transaction, never the client's session.

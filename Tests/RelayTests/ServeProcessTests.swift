@@ -55,7 +55,7 @@ struct ServeProcessTests {
         /// before the binary binds it (exit 1 at start-up), it is started again on another.
         static func start(_ arguments: [String], in work: URL, readOnlyRoot writable: [String]?) async throws -> ServeProcess {
             for attempt in 1...5 {
-                let adminPort = try await RelayFailureMappingTests.closedPort()
+                let adminPort = try await Self.portFreeNow()
                 let output = work.appendingPathComponent("out-\(attempt).log")
                 _ = FileManager.default.createFile(atPath: output.path, contents: nil)
                 let handle = try FileHandle(forWritingTo: output)
@@ -82,6 +82,16 @@ struct ServeProcessTests {
                 }
             }
             throw CancellationError()
+        }
+
+        /// A port free at this moment (bound to 0 and closed). Something else may take it before
+        /// the binary binds it; `start` then sees "cannot listen" and tries another.
+        static func portFreeNow() async throws -> Int {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: 0).get()
+            let port = channel.localAddress?.port ?? 0
+            try await channel.close()
+            return port
         }
 
         private init(process: Process, output: URL, handle: FileHandle, binaryPID: pid_t, adminPort: Int) {
