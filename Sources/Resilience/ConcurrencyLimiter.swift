@@ -12,6 +12,8 @@ public final class ConcurrencyLimiter: Sendable {
     /// The configured limit, negative values clamped to 0 (unlimited).
     public let limit: Int
     private let state = NIOLockedValueBox(State())
+    /// How a waiter's timeout elapses: `Task.sleep`, or a test's hand-fired timer.
+    private let sleep: @Sendable (Duration) async throws -> Void
 
     /// Longer timeouts are shortened to this, so that `Task.sleep` never overflows on an absurd value.
     static let longestTimeout = Duration.seconds(365 * 86_400)
@@ -35,8 +37,9 @@ public final class ConcurrencyLimiter: Sendable {
     }
 
     /// - Parameter limit: the most holders at once; 0 or less means unlimited (holders are still counted).
-    public init(limit: Int) {
+    public init(limit: Int, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
         self.limit = max(0, limit)
+        self.sleep = sleep
     }
 
     /// Waits up to `timeout` (real time) for a permit. Returns true holding one, to be given back with
@@ -67,7 +70,7 @@ public final class ConcurrencyLimiter: Sendable {
                     return
                 }
                 let timer = Task { [self] in
-                    do { try await Task.sleep(for: timeout) } catch { return }
+                    do { try await self.sleep(timeout) } catch { return }
                     self.abandon(id)
                 }
                 let attached = state.withLockedValue { $0.waiters.setTimer(timer, for: id) }

@@ -80,17 +80,21 @@ import TestSupport
         #expect(limiter.inUse == 0)
     }
 
-    /// The timeout runs on real time (the limiter takes no clock), so the quick waiter's is long
-    /// enough for the patient one to queue behind it even on a loaded machine, and that is
-    /// asserted: the test cannot pass without a release skipping a timed-out waiter ahead.
+    /// Both waiters are queued (asserted) before the quick one times out, however slow the
+    /// machine: the test cannot pass without a release skipping a timed-out waiter ahead.
     @Test(.timeLimit(.minutes(5)))
     func timedOutWaiterIsSkippedByTheNextRelease() async {
-        let limiter = ConcurrencyLimiter(limit: 1)
+        let (fire, fired) = AsyncStream.makeStream(of: Void.self)
+        let limiter = ConcurrencyLimiter(limit: 1) { duration in
+            guard duration == .seconds(2) else { return try await Task.sleep(for: duration) }
+            for await _ in fire { return }
+        }
         #expect(await limiter.acquire(timeout: .seconds(1)))
         let quick = Task { await limiter.acquire(timeout: .seconds(2)) }
         #expect(await eventually { limiter.waiting == 1 })
         let patient = Task { await limiter.acquire(timeout: .seconds(3600)) }
         #expect(await eventually { limiter.waiting == 2 }, "the patient waiter queued behind the quick one")
+        fired.yield()
         #expect(await quick.value == false)
         #expect(limiter.waiting == 1, "the timed-out waiter left the queue")
         #expect(limiter.inUse == 1)
