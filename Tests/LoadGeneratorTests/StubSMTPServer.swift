@@ -26,6 +26,11 @@ final class StubSMTPServer: Sendable {
         var tls: NIOSSLContext? = nil
     }
 
+    struct SessionSender: Hashable {
+        var auth: String?
+        var mail: String
+    }
+
     /// What the server saw, across connections.
     final class Record: @unchecked Sendable {
         private let lock = NSLock()
@@ -37,6 +42,7 @@ final class StubSMTPServer: Sendable {
         private var _maxCommandBatch = 0
         private var _authLines: [String] = []
         private var _mailLines: Set<String> = []
+        private var _sessionSenders: Set<SessionSender> = []
         private var _recipients = 0
         private var _firstWire: ByteBuffer?
         private var _differentBodies = 0
@@ -55,6 +61,8 @@ final class StubSMTPServer: Sendable {
         var maxCommandBatch: Int { locked { _maxCommandBatch } }
         var authLines: [String] { locked { _authLines } }
         var mailLines: Set<String> { locked { _mailLines } }
+        /// Each MAIL line with the AUTH line of the same connection before it.
+        var sessionSenders: Set<SessionSender> { locked { _sessionSenders } }
         var recipients: Int { locked { _recipients } }
         /// The first message as the recipient sees it (unstuffed).
         var firstBody: [UInt8]? { locked { _firstWire.map { DotStuffing.unstuff($0.readableBytesView) } } }
@@ -65,7 +73,12 @@ final class StubSMTPServer: Sendable {
         func startedTLS() { locked { _tlsSessions += 1 } }
         func batch(commands: Int) { locked { _maxCommandBatch = max(_maxCommandBatch, commands) } }
         func auth(_ line: String) { locked { _authLines.append(line) } }
-        func mail(_ line: String) { locked { _ = _mailLines.insert(line) } }
+        func mail(_ line: String, afterAuth auth: String?) {
+            locked {
+                _mailLines.insert(line)
+                _sessionSenders.insert(SessionSender(auth: auth, mail: line))
+            }
+        }
         func recipient() { locked { _recipients += 1 } }
 
         func message(wire: ByteBuffer, onConnection: Int) {
@@ -129,6 +142,7 @@ final class StubSMTPServer: Sendable {
             var body = ByteBuffer()
             var onConnection = 0
             var secure = behavior.tls == nil
+            var authLine: String?
             for try await frames in inbound {
                 var replies: [SMTPReply] = []
                 var commands = 0
@@ -150,13 +164,14 @@ final class StubSMTPServer: Sendable {
                         case .success(.auth) where !secure:
                             replies.append(SMTPReply(530, "5.7.0", "Must issue a STARTTLS command first"))
                         case .success(.auth):
+                            authLine = String(buffer: line)
                             record.auth(String(buffer: line))
                             replies.append(behavior.authReply)
                         case .success(.mail) where behavior.closeAtMail:
                             try await outbound.write(contentsOf: replies + [SMTPReply(421, "4.3.2", "Shutting down")])
                             return
                         case .success(.mail):
-                            record.mail(String(buffer: line))
+                            record.mail(String(buffer: line), afterAuth: authLine)
                             replies.append(SMTPReply(250, "2.1.0", "OK"))
                         case .success(.rcpt):
                             record.recipient()
