@@ -42,7 +42,7 @@ public final class ConcurrencyLimiter: Sendable {
         self.sleep = sleep
     }
 
-    /// Waits up to `timeout` (real time) for a permit. Returns true holding one, to be given back with
+    /// Waits up to `timeout` (real time, unless a test gave its own `sleep`) for a permit. Returns true holding one, to be given back with
     /// `release()`; false, holding none, on timeout or if the task is cancelled while waiting.
     public func acquire(timeout: Duration) async -> Bool {
         if Task.isCancelled { return false }
