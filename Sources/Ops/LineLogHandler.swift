@@ -46,8 +46,14 @@ public struct LineLogHandler: LogHandler {
             }
             return line + "}\n"
         case .text:
-            var line = "\(timestamp) \(level.rawValue) \(message)"
-            for (key, value) in fields { line += " \(key)=\(value)" }
+            // Values come from outside (an AUTH login, a provider's reply): one event stays one
+            // line, and a value cannot pose as another field.
+            var line = "\(timestamp) \(level.rawValue) "
+            TextLogValue.appendEscaped(message, to: &line)
+            for (key, value) in fields {
+                line += " \(key)="
+                TextLogValue.append(value, to: &line)
+            }
             return line + "\n"
         }
     }

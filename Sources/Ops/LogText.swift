@@ -56,3 +56,56 @@ public enum JSONText {
         }
     }
 }
+
+/// Values in text log lines, logfmt style: bare when plain, else in double quotes with `"` and
+/// `\` escaped; control characters (C0, DEL, C1) and the Unicode line and paragraph separators
+/// always escaped, so nothing a peer sends can start a new line or forge a `key=value` pair.
+enum TextLogValue {
+    static func append(_ value: String, to output: inout String) {
+        if !value.isEmpty, value.unicodeScalars.allSatisfy({ !needsQuotes($0) && !needsEscape($0) }) {
+            output += value
+            return
+        }
+        output += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            default: appendScalar(scalar, to: &output)
+            }
+        }
+        output += "\""
+    }
+
+    /// Free text (the message): control characters escaped, nothing quoted.
+    static func appendEscaped(_ text: String, to output: inout String) {
+        guard text.unicodeScalars.contains(where: needsEscape) else {
+            output += text
+            return
+        }
+        for scalar in text.unicodeScalars { appendScalar(scalar, to: &output) }
+    }
+
+    private static func appendScalar(_ scalar: Unicode.Scalar, to output: inout String) {
+        guard needsEscape(scalar) else {
+            output.unicodeScalars.append(scalar)
+            return
+        }
+        switch scalar {
+        case "\n": output += "\\n"
+        case "\r": output += "\\r"
+        case "\t": output += "\\t"
+        default:
+            let hex = String(scalar.value, radix: 16)
+            output += "\\u{" + hex + "}"
+        }
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    private static func needsQuotes(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "=" || scalar == "\"" || scalar == "\\"
+    }
+}

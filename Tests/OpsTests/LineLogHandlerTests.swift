@@ -21,6 +21,18 @@ import Testing
         #expect(line == "T warning message not relayed smtp_code=451\n")
     }
 
+    /// `--log-format text` with an AUTH login chosen by an attacker: still one line, and the
+    /// forged fields stay inside the value.
+    @Test func textValuesCannotBreakTheLineOrForgeFields() {
+        let login = "eve@example.com\nT info message relayed account_id=ceo smtp_code=250"
+        let line = LineLogHandler.line(format: .text, level: .warning, message: "AUTH failed\r\n\u{85}forged", label: "x",
+                                       fields: [("login", login), ("empty", ""), ("quote", #"a"b\c"#), ("sep", "x\u{2028}y\u{7f}")],
+                                       timestamp: "T")
+        #expect(line.filter(\.isNewline).count == 1)
+        #expect(line.hasSuffix("\n"))
+        #expect(line == #"T warning AUTH failed\r\n\u{85}forged login="eve@example.com\nT info message relayed account_id=ceo smtp_code=250" empty="" quote="a\"b\\c" sep="x\u{2028}y\u{7f}""# + "\n")
+    }
+
     @Test func timestampsAreRFC3339UTCWithMilliseconds() {
         let stamp = LogTimestamp.now()
         #expect(stamp.count == 24)
