@@ -65,7 +65,8 @@ public enum AccountSourceLoader {
         var log = ReadLog()
         var collector = AccountCollector()
         if let configFile = sources.configFile {
-            let decoded = try AccountsConfigLoader.decodeFile(atPath: configFile, form: .accountList, log: &log)
+            let decoded = try AccountsConfigLoader.decodeFile(atPath: configFile, form: .accountList,
+                                                              accepting: .regularFilesAndPipes, log: &log)
             try collector.add(decoded, source: configFile)
         }
         if let accountsDirectory = sources.accountsDirectory {
@@ -117,7 +118,7 @@ public enum AccountSourceLoader {
             }
             let bytes: [UInt8]
             do throws(FileReading.Failure) {
-                bytes = try FileReading.readAll(path: path)
+                bytes = try FileReading.readAll(path: path, accepting: .regularFilesAndPipes)
             } catch {
                 throw ConfigError(source: "env \(accountsFileVariable)", message: "cannot read \(quotedForMessage(path, limit: 512)): \(error.reason)")
             }

@@ -11,7 +11,7 @@ public enum AccountsConfigLoader {
     /// Relative `tls_ca_file` and `{"file": …}` paths resolve against the file's directory.
     public static func load(contentsOf path: String) throws(ConfigError) -> AccountDirectory {
         var log = ReadLog()
-        let decoded = try decodeFile(atPath: path, form: .accountList, log: &log)
+        let decoded = try decodeFile(atPath: path, form: .accountList, accepting: .regularFilesAndPipes, log: &log)
         return try AccountDirectory(accounts: decoded.map(\.account), source: path)
     }
 
@@ -50,10 +50,11 @@ public enum AccountsConfigLoader {
 
     /// Reads and decodes a file; the file is the source label and its directory the base
     /// for relative paths inside it.
-    static func decodeFile(atPath path: String, form: DocumentForm, log: inout ReadLog) throws(ConfigError) -> [DecodedAccount] {
+    static func decodeFile(atPath path: String, form: DocumentForm, accepting: FileReading.Accepting = .regularFiles,
+                           log: inout ReadLog) throws(ConfigError) -> [DecodedAccount] {
         let bytes: [UInt8]
         do throws(FileReading.Failure) {
-            bytes = try FileReading.readAll(path: path)
+            bytes = try FileReading.readAll(path: path, accepting: accepting)
         } catch {
             throw ConfigError(source: path, message: "cannot read file: \(error.reason)")
         }

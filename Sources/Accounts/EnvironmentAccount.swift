@@ -68,7 +68,7 @@ enum EnvironmentAccount {
                 }
                 let text: String
                 do throws(FileReference.Problem) {
-                    text = try FileReference.readText(atPath: path, log: &log)
+                    text = try FileReference.readText(atPath: path, accepting: .regularFilesAndPipes, log: &log)
                 } catch {
                     throw ConfigError(source: source, accountID: label, field: name, message: error.message)
                 }

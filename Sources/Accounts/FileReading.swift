@@ -14,13 +14,23 @@ enum FileReading {
         var reason: String
     }
 
-    /// A config or CA file never comes near this; the cap keeps a mistaken path such as
-    /// /dev/zero from eating memory. Pipes (e.g. `<(vault read …)`) are still accepted.
+    /// A config or CA file never comes near this; the cap keeps a mistaken path from eating memory.
     static let defaultLimit = 16 * 1024 * 1024
 
+    /// Which kinds of file a read accepts. Devices and sockets never: reading one can block a
+    /// reload forever (a tty) or never end (/dev/zero).
+    enum Accepting: Sendable {
+        /// Regular files: what a mounted Secret and every path inside an account document holds.
+        /// A FIFO planted there would otherwise block every reload and `check` on open().
+        case regularFiles
+        /// Also a pipe or FIFO: a path the operator names on the command line or in the
+        /// environment, such as `--config <(vault read …)`.
+        case regularFilesAndPipes
+    }
+
     /// Reads the whole file, failing if it exceeds `limit` bytes.
-    static func readAll(path: String, limit: Int = defaultLimit) throws(Failure) -> [UInt8] {
-        let bytes = try readPrefix(path: path, count: limit + 1)
+    static func readAll(path: String, limit: Int = defaultLimit, accepting: Accepting = .regularFiles) throws(Failure) -> [UInt8] {
+        let bytes = try readPrefix(path: path, count: limit + 1, accepting: accepting)
         guard bytes.count <= limit else {
             throw Failure(reason: "file is larger than \(limit / (1024 * 1024)) MiB")
         }
@@ -28,10 +38,23 @@ enum FileReading {
     }
 
     /// Reads up to `count` bytes from the start of the file.
-    static func readPrefix(path: String, count: Int) throws(Failure) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    static func readPrefix(path: String, count: Int, accepting: Accepting = .regularFiles) throws(Failure) -> [UInt8] {
+        // O_NONBLOCK: opening a FIFO without a writer would otherwise wait for one. The kind is
+        // then checked on the open descriptor, so a swap after the check cannot slip one in.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw Failure(reason: currentErrnoDescription()) }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw Failure(reason: currentErrnoDescription()) }
+        switch (info.st_mode & S_IFMT, accepting) {
+        case (S_IFREG, _):
+            break
+        case (S_IFIFO, .regularFilesAndPipes):
+            // A pipe is read as it comes, blocking: its writer is the operator's own command.
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        case (let kind, _):
+            throw Failure(reason: "not a regular file (\(describe(fileType: kind)))")
+        }
 
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -100,6 +123,17 @@ enum FileReading {
         let length = readlink(path, &buffer, buffer.count - 1)
         guard length >= 0 else { return nil }
         return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func describe(fileType: mode_t) -> String {
+        switch fileType {
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        case S_IFDIR: "a directory"
+        default: "not a file"
+        }
     }
 
     private static func currentErrnoDescription() -> String {

@@ -15,10 +15,11 @@ enum FileReference {
     /// editors and `kubectl create secret --from-file` all leave one there. Only one: anything
     /// more is content, and e.g. a credential with a line break in it is then rejected by
     /// the field's own rules rather than silently repaired.
-    static func readText(atPath path: String, log: inout ReadLog) throws(Problem) -> String {
+    static func readText(atPath path: String, accepting: FileReading.Accepting = .regularFiles,
+                         log: inout ReadLog) throws(Problem) -> String {
         let bytes: [UInt8]
         do throws(FileReading.Failure) {
-            bytes = try FileReading.readAll(path: path)
+            bytes = try FileReading.readAll(path: path, accepting: accepting)
         } catch {
             throw Problem(message: "cannot read \(quoted(path)): \(error.reason)")
         }
