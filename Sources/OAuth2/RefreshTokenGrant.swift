@@ -87,13 +87,13 @@ public struct RefreshTokenGrant: Sendable {
             let reply: TokenReply
             do {
                 let (status, bytes) = try await transport.postForm(url: credentials.tokenURL, body: body, timeout: configuration.requestTimeout)
-                reply = TokenReply.classify(status: status, body: bytes)
+                reply = TokenReply.classify(status: status, body: bytes, secrets: secrets)
             } catch {
                 if Task.isCancelled || error is CancellationError {
                     logger.warning("token request cancelled", metadata: ["token_host": "\(host)", "attempt": "\(attempt)"])
                     throw .unavailable("token request to \(host) cancelled")
                 }
-                let what = ReplyText.redact(ReplyText.description(String(describing: error)), secrets: secrets)
+                let what = ReplyText.description(ReplyText.redact(String(describing: error), secrets: secrets))
                 reply = .retryable(TokenReplyProblem(status: 0, oauthError: nil, errorDescription: nil, reason: "transport error: \(what)"))
             }
 
@@ -105,21 +105,21 @@ public struct RefreshTokenGrant: Sendable {
                 return (AccessToken(value: value, expiresAt: sentAt + expiresIn), refreshToken)
 
             case .rejected(let problem):
-                let detail = Self.detail(problem, secrets: secrets)
+                let detail = Self.detail(problem)
                 Self.log(problem, detail: detail, host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
                 throw .credentialsRejected(detail)
 
             case .failed(let problem):
-                Self.log(problem, detail: Self.detail(problem, secrets: secrets), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
-                throw .unavailable("\(host) answered \(Self.summary(problem, secrets: secrets))")
+                Self.log(problem, detail: Self.detail(problem), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
+                throw .unavailable("\(host) answered \(Self.summary(problem))")
 
             case .retryable(let problem):
                 guard attempt < attempts else {
-                    Self.log(problem, detail: Self.detail(problem, secrets: secrets), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
-                    throw .unavailable("\(host): \(Self.summary(problem, secrets: secrets)) (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
+                    Self.log(problem, detail: Self.detail(problem), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
+                    throw .unavailable("\(host): \(Self.summary(problem)) (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
                 }
                 let pause = jitter(RetryBackoff.cap(afterAttempt: attempt, initial: configuration.initialBackoff, maximum: configuration.maxBackoff))
-                Self.log(problem, detail: Self.detail(problem, secrets: secrets), host: host, attempt: attempt, retryIn: pause, level: .warning, logger: logger)
+                Self.log(problem, detail: Self.detail(problem), host: host, attempt: attempt, retryIn: pause, level: .warning, logger: logger)
                 do {
                     try await sleep(pause)
                 } catch {
@@ -133,15 +133,15 @@ public struct RefreshTokenGrant: Sendable {
     // MARK: - Wording
 
     /// "invalid_grant: Token has been expired or revoked." — the shape `credentialsRejected` promises.
-    private static func detail(_ problem: TokenReplyProblem, secrets: [String]) -> String {
+    private static func detail(_ problem: TokenReplyProblem) -> String {
         let code = problem.oauthError ?? problem.reason
         guard let description = problem.errorDescription, !description.isEmpty else { return code }
-        return "\(code): \(ReplyText.redact(description, secrets: secrets))"
+        return "\(code): \(description)"
     }
 
-    private static func summary(_ problem: TokenReplyProblem, secrets: [String]) -> String {
+    private static func summary(_ problem: TokenReplyProblem) -> String {
         guard problem.oauthError != nil else { return problem.reason }
-        return "\(problem.reason) \(detail(problem, secrets: secrets))"
+        return "\(problem.reason) \(detail(problem))"
     }
 
     private static func log(_ problem: TokenReplyProblem, detail: String, host: String, attempt: Int, retryIn: Duration?,
@@ -153,6 +153,8 @@ public struct RefreshTokenGrant: Sendable {
         ]
         if problem.status != 0 { metadata["http_status"] = "\(problem.status)" }
         if let code = problem.oauthError { metadata["oauth_error"] = "\(code)" }
+        if let traceID = problem.traceID { metadata["trace_id"] = "\(traceID)" }
+        if let correlationID = problem.correlationID { metadata["correlation_id"] = "\(correlationID)" }
         if problem.oauthError != nil { metadata["detail"] = "\(detail)" }
         if let retryIn { metadata["retry_in_ms"] = "\(retryIn.nanosecondsClamped / 1_000_000)" }
         logger.log(level: level, retryIn == nil ? "token request failed" : "token request failed; retrying", metadata: metadata)

@@ -65,6 +65,11 @@ enum ReplyText {
         }
     }
 
+    /// The value when it is a UUID (a trace or correlation id), else nil.
+    static func uuid(_ value: String) -> String? {
+        isUUID(value) ? value : nil
+    }
+
     private static func isUUID(_ word: String) -> Bool {
         let groups = word.split(separator: "-", omittingEmptySubsequences: false)
         return groups.map(\.count) == [8, 4, 4, 4, 12] && groups.allSatisfy { $0.allSatisfy(\.isHexDigit) }
@@ -74,11 +79,47 @@ enum ReplyText {
     /// text useless and a one-letter secret is not worth protecting from itself.
     static let minimumRedactableLength = 4
 
+    /// Cuts every secret out, as sent and as an endpoint may echo it back: form-encoded (our
+    /// request body, upper- or lower-case hex, `+` for a space) or JSON-escaped (`\/`). Run it on
+    /// the whole text before `description` truncates it: a secret cut in two no longer matches.
     static func redact(_ text: String, secrets: [String]) -> String {
         var result = text
         for secret in secrets where secret.count >= minimumRedactableLength {
-            result = result.replacingOccurrences(of: secret, with: "[redacted]")
+            for form in echoedForms(of: secret) {
+                result = result.replacingOccurrences(of: form, with: "[redacted]")
+            }
         }
         return result
+    }
+
+    /// The secret and the ways it reads once encoded, longest first so no longer form is left
+    /// half replaced by a shorter one.
+    static func echoedForms(of secret: String) -> [String] {
+        let encoded = FormURLEncoding.percentEncode(secret)
+        let forms: Set<String> = [
+            secret,
+            encoded,
+            lowercasingPercentEscapes(encoded),
+            encoded.replacingOccurrences(of: "%20", with: "+"),
+            secret.replacingOccurrences(of: "/", with: "\\/"),
+        ]
+        return forms.sorted { $0.count > $1.count }
+    }
+
+    private static func lowercasingPercentEscapes(_ encoded: String) -> String {
+        var out = ""
+        var hexLeft = 0
+        for character in encoded {
+            if character == "%" {
+                hexLeft = 2
+                out.append(character)
+            } else if hexLeft > 0 {
+                hexLeft -= 1
+                out += character.lowercased()
+            } else {
+                out.append(character)
+            }
+        }
+        return out
     }
 }

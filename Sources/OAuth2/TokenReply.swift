@@ -20,7 +20,9 @@ enum TokenReply: Equatable {
     static let minimumLifetime: Duration = .seconds(1)
     static let maximumLifetime: Duration = .seconds(2 * 24 * 3600)
 
-    static func classify(status: Int, body: [UInt8]) -> TokenReply {
+    /// Only the error's parsed fields are kept, never the raw body; `secrets` (what the request
+    /// carried) are cut out of the description before it is shortened.
+    static func classify(status: Int, body: [UInt8], secrets: [String] = []) -> TokenReply {
         if (200..<300).contains(status) {
             return parseSuccess(status: status, body: body)
         }
@@ -28,8 +30,10 @@ enum TokenReply: Equatable {
         let problem = TokenReplyProblem(
             status: status,
             oauthError: fields?.string("error").map(ReplyText.errorCode),
-            errorDescription: fields?.string("error_description").map(ReplyText.description),
-            reason: "HTTP \(status)")
+            errorDescription: fields?.string("error_description").map { ReplyText.description(ReplyText.redact($0, secrets: secrets)) },
+            reason: "HTTP \(status)",
+            traceID: fields?.string("trace_id").flatMap(ReplyText.uuid),
+            correlationID: fields?.string("correlation_id").flatMap(ReplyText.uuid))
         if (status == 400 || status == 401), let code = problem.oauthError, rejectingErrorCodes.contains(code) {
             return .rejected(problem)
         }
@@ -82,12 +86,15 @@ enum TokenReply: Equatable {
     }
 }
 
-/// The parts of a non-token reply that may be logged. `oauthError` and `errorDescription` are
-/// already restricted to short printable text, but still need secrets redacted before use.
+/// The parts of a non-token reply that may be logged, each already short, printable and (the
+/// description) redacted.
 struct TokenReplyProblem: Equatable {
     var status: Int
     var oauthError: String?
     var errorDescription: String?
     /// Short, fixed wording chosen by us; never contains response bytes.
     var reason: String
+    /// Microsoft's ids for its support, kept only when they are UUIDs.
+    var traceID: String? = nil
+    var correlationID: String? = nil
 }

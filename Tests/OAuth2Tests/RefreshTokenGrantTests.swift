@@ -124,3 +124,55 @@ struct EchoingError: Error, Sendable, CustomStringConvertible {
     var text: String
     var description: String { text }
 }
+
+/// A token endpoint that echoes the request it refused: the form-encoded secrets in its
+/// error_description, once near the start and once across the point where the description is
+/// cut, plus lower-case and JSON-escaped copies. Nothing of them reaches the log or the error.
+@Suite struct EchoedSecretTests {
+    static let secrets = [sampleCredentials.clientSecret!, sampleCredentials.refreshToken]
+
+    /// Every 10-character piece of every form a secret may take (`echoedForms` is checked
+    /// against hand-written forms in the test below): a secret cut in two by the
+    /// truncation must not survive as its first half either.
+    static func leakedPiece(in text: String) -> String? {
+        for secret in secrets {
+            for form in ReplyText.echoedForms(of: secret) {
+                let characters = Array(form)
+                guard characters.count >= 10 else { continue }
+                for start in 0...(characters.count - 10) {
+                    let piece = String(characters[start..<(start + 10)])
+                    if text.contains(piece) { return piece }
+                }
+            }
+        }
+        return nil
+    }
+
+    @Test func anEndpointEchoingTheRequestLeaksNoFormOfASecret() async throws {
+        let sent = FormURLEncoding.encode(sampleCredentials.refreshGrantFields)
+        // JSON-escaped as the endpoint echoes it: `\\/` on the wire, `\/` once parsed.
+        let escaped = sampleCredentials.refreshToken.replacingOccurrences(of: "/", with: #"\\/"#)
+        let escapedOnceParsed = sampleCredentials.refreshToken.replacingOccurrences(of: "/", with: #"\/"#)
+        // Percent escapes in lower case, as some servers write them: 1%2f%2frt-SECRET%2bvalue…
+        let lower = FormURLEncoding.percentEncode(sampleCredentials.refreshToken)
+            .replacingOccurrences(of: "%2F", with: "%2f").replacingOccurrences(of: "%2B", with: "%2b")
+            .replacingOccurrences(of: "%3D", with: "%3d")
+        let padding = String(repeating: "p ", count: 85)
+        let description = "echo: \(sent) json: \(escaped) lower: \(lower) \(padding)\(sent)"
+        let body = #"{"error":"invalid_request","error_description":""# + description
+            + #"","trace_id":"0b7c3f2e-1a2b-4c3d-8e9f-0123456789ab","correlation_id":"not a uuid \#(sent)"}"#
+        let transport = ScriptedTransport([.reply(status: 400, body: body)])
+        let capture = LogCapture()
+        let error = await #expect(throws: TokenError.self) {
+            try await instantGrant(transport).fetch(sampleCredentials, logger: capture.logger())
+        }
+        let logged = capture.text
+        #expect(Self.leakedPiece(in: logged) == nil, "\(logged)")
+        #expect(Self.leakedPiece(in: String(describing: error)) == nil, "\(String(describing: error))")
+        #expect(logged.contains("[redacted]"))
+        #expect(ReplyText.echoedForms(of: sampleCredentials.refreshToken).contains(lower))
+        #expect(ReplyText.echoedForms(of: sampleCredentials.refreshToken).contains(escapedOnceParsed))
+        #expect(logged.contains("trace_id=0b7c3f2e-1a2b-4c3d-8e9f-0123456789ab"))
+        #expect(!logged.contains("correlation_id"), "a correlation id that is no UUID is dropped")
+    }
+}
