@@ -487,13 +487,29 @@ struct RelaySession {
         if lost {
             logger.warning("upstream lost during MAIL/RCPT")
             dropLease()
-        } else if !machine.isInTransaction, let current = lease {
-            // MAIL was refused: no transaction is open upstream, the connection is clean.
-            lease = nil
-            account?.pool.release(current, reusable: true)
+        } else if !machine.isInTransaction, lease != nil {
+            if upstreamMayBeInData {
+                // MAIL was refused but a lenient upstream opened the DATA that went up with it
+                // (or never answered it): it now takes whatever comes next as a message body,
+                // so no later session may have it.
+                dropLease()
+            } else if let current = lease {
+                // MAIL was refused: no transaction is open upstream, the connection is clean.
+                lease = nil
+                account?.pool.release(current, reusable: true)
+            }
         }
         if !machine.isInTransaction { endAdmission(accepted: false) }
         unsent = replies
+    }
+
+    /// Whether the DATA that went up with MAIL and RCPT was answered 354, or not answered at all.
+    private var upstreamMayBeInData: Bool {
+        switch pipelinedData {
+        case .success(let reply)?: reply.code == 354
+        case .failure?: true
+        case nil: false
+        }
     }
 
     // MARK: Upstream plumbing

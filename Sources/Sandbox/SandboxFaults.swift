@@ -78,6 +78,7 @@ public final class SandboxFaults: Sendable {
         var random: RandomFaults?
         var generator = SplitMix64(seed: 0)
         var statistics = Statistics()
+        var lenientData = false
     }
 
     private let state = NIOLockedValueBox(State())
@@ -98,6 +99,13 @@ public final class SandboxFaults: Sendable {
     /// The next `times` messages see the connection closed once `afterBytes` of body arrived.
     public func dropConnectionDuringData(afterBytes: Int, times: Int = 1) {
         state.withLockedValue { $0.dropsDuringData += Array(repeating: afterBytes, count: times) }
+    }
+
+    /// A lenient provider: DATA is answered 354 even with no transaction open (after a refused
+    /// MAIL), and what follows is taken as a message body until the end-of-data line.
+    public var opensDataWithoutTransaction: Bool {
+        get { state.withLockedValue { $0.lenientData } }
+        set { state.withLockedValue { $0.lenientData = newValue } }
     }
 
     public func delay(_ step: SandboxStep, by duration: Duration) {

@@ -151,7 +151,9 @@ struct SandboxSMTPSession {
             recipients.append(to)
             return .reply(SMTPReply(250, "2.1.5", "OK"))
         case .data:
-            guard mailFrom != nil, !recipients.isEmpty else { return .reply(SMTPReply(503, "5.5.1", "need RCPT command")) }
+            guard faults.opensDataWithoutTransaction || (mailFrom != nil && !recipients.isEmpty) else {
+                return .reply(SMTPReply(503, "5.5.1", "need RCPT command"))
+            }
             if let injected = await fault(.data) { return injected }
             dropAfter = faults.takeDataDrop()
             received = 0
