@@ -47,6 +47,8 @@ struct RelaySession {
     private var machine: SMTPServerStateMachine
     /// The login email, once authenticated.
     private var login: String?
+    /// The password the client proved; a reload that changes it ends the session at its next MAIL.
+    private var loginPassword: String?
     /// The account as it was when the current (or last) transaction started; a reload in the
     /// meantime applies from the next MAIL.
     private var account: RelayAccount?
@@ -162,6 +164,7 @@ struct RelaySession {
             let verified = verify(credentials)
             account = verified
             login = verified?.account.email
+            loginPassword = verified == nil ? nil : credentials.password
             if let verified {
                 logger[metadataKey: "account_id"] = "\(verified.account.accountID)"
                 logger.info("client authenticated")
@@ -170,6 +173,16 @@ struct RelaySession {
             }
             return try await perform(machine.authenticationResult(user: verified?.account.email), outbound)
         case .startMail(let from, let parameters):
+            if let ended = loginNoLongerValid() {
+                // The operator changed or removed the credential this session proved: it may
+                // not start another transaction, and it is told why before it is closed.
+                logger.notice("session ended: \(ended)")
+                pending.append(.local(machine.mailResult(Self.credentialsChanged)))
+                try await flush(outbound)
+                abandonTransaction()
+                endAdmission(accepted: false)
+                return .close
+            }
             await startMail(from: from, parameters: parameters)
         case .addRecipient(let to, _):
             await addRecipient(to: to)
@@ -194,6 +207,18 @@ struct RelaySession {
         guard let candidate, expected != nil, matches else { return nil }
         return candidate
     }
+
+    /// Why the session's login no longer holds after a reload, or nil while it does.
+    private func loginNoLongerValid() -> String? {
+        guard let login, let loginPassword else { return nil }
+        guard let current = accounts.lookup(email: login) else { return "account removed by a reload" }
+        guard let password = current.account.password, constantTimeEquals(password, loginPassword) else {
+            return "password changed by a reload"
+        }
+        return nil
+    }
+
+    static let credentialsChanged = SMTPReply(454, "4.7.0", "Credentials changed on the proxy; log in again")
 
     // MARK: Transaction
 
