@@ -9,6 +9,9 @@ public struct SMTPServerStateMachine: Sendable {
         public var maxRecipients = 100
         /// chasquid's rule: this many failed commands in a row end the session with 421.
         public var maxBadCommandsInARow = 3
+        /// Failed logins on one connection before it is closed with 421, whatever came between
+        /// them: a NOOP after each guess must not buy another three.
+        public var maxAuthenticationFailures = 3
         public init() {}
     }
 
@@ -53,6 +56,7 @@ public struct SMTPServerStateMachine: Sendable {
     private var hasGreeted = false
     private var authenticatedUser: String?
     private var badCommandsInARow = 0
+    private var authenticationFailures = 0
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -227,6 +231,11 @@ public struct SMTPServerStateMachine: Sendable {
         guard case .verifying = state else { return .reply(SMTPReply(503, "5.5.1", "Bad sequence of commands")) }
         guard let user else {
             state = .ready
+            authenticationFailures += 1
+            if authenticationFailures >= configuration.maxAuthenticationFailures {
+                state = .closed
+                return .close(SMTPReply(421, "4.7.0", "Too many failed logins, closing connection"))
+            }
             // Says nothing about which part was wrong (RFC 4954 535 5.7.8).
             return bad(SMTPReply(535, "5.7.8", "Authentication credentials invalid"))
         }

@@ -24,6 +24,23 @@ import Testing
         return machine
     }
 
+    /// Guessing with a NOOP between the guesses resets the bad-command count, not this one.
+    @Test func theThirdFailedLoginClosesTheConnectionWhateverCameBetween() {
+        var machine = SMTPServerStateMachine()
+        _ = command(&machine, "EHLO client")
+        for attempt in 1...3 {
+            _ = command(&machine, "AUTH PLAIN " + SASL.encodeBase64("\0u@example.com\0guess-\(attempt)"))
+            let verdict = machine.authenticationResult(user: nil)
+            if attempt < 3 {
+                #expect(verdict == .reply(SMTPReply(535, "5.7.8", "Authentication credentials invalid")))
+                #expect(code(command(&machine, "NOOP")) == 250)
+            } else {
+                #expect(verdict == .close(SMTPReply(421, "4.7.0", "Too many failed logins, closing connection")))
+            }
+        }
+        #expect(code(command(&machine, "NOOP")) != 250, "nothing after the close")
+    }
+
     @Test func ehloAdvertisesWhatTheIssueAsksFor() {
         var machine = SMTPServerStateMachine()
         guard case .reply(let reply) = command(&machine, "EHLO client") else { Issue.record("no reply"); return }
