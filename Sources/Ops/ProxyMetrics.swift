@@ -25,6 +25,8 @@ public enum ProxyMetrics {
     public static let providerPushbacksTotal = "xoauth2_proxy_provider_pushbacks_total"
     /// Only with `--metrics-per-account`: a separate family, so the bounded one keeps its labels.
     public static let accountMessagesTotal = "xoauth2_proxy_account_messages_total"
+    /// Failed logins (`result="failed"`) and logins refused unchecked over the failure budget (`"refused"`).
+    public static let loginFailuresTotal = "xoauth2_proxy_login_failures_total"
     /// Always 1; the labels say which build is running (for "which version is where" queries).
     public static let buildInfo = "xoauth2_proxy_build_info"
 
@@ -68,6 +70,7 @@ public enum ProxyMetrics {
     public enum UpstreamConnectionState: String, Sendable, CaseIterable { case idle, busy }
     public enum TokenRefreshResult: String, Sendable, CaseIterable { case ok, failed, rejected }
     public enum ConfigReloadResult: String, Sendable, CaseIterable { case ok, invalid }
+    public enum LoginFailureResult: String, Sendable, CaseIterable { case failed, refused }
     public enum PushbackKind: String, Sendable, CaseIterable { case quota, connectionLimit = "connection_limit", slowDown = "slow_down" }
     public enum AccountState: String, Sendable, CaseIterable {
         case ok, credentialsFailed = "credentials_failed", paused, breakerOpen = "breaker_open"
@@ -129,6 +132,10 @@ public enum ProxyMetrics {
         }
     }
 
+    public static func recordLoginFailure(_ result: LoginFailureResult) {
+        Counter(label: loginFailuresTotal, dimensions: [("result", result.rawValue)]).increment()
+    }
+
     public static func recordConfigReload(_ result: ConfigReloadResult) {
         Counter(label: configReloadsTotal, dimensions: [("result", result.rawValue)]).increment()
     }
@@ -150,6 +157,9 @@ public enum ProxyMetrics {
         }
         for result in ConfigReloadResult.allCases {
             _ = Counter(label: configReloadsTotal, dimensions: [("result", result.rawValue)])
+        }
+        for result in LoginFailureResult.allCases {
+            _ = Counter(label: loginFailuresTotal, dimensions: [("result", result.rawValue)])
         }
         _ = Counter(label: relayedBytesTotal)
         _ = Timer(label: relayDurationSeconds)

@@ -99,7 +99,8 @@ public final class ProxyRuntime: Sendable {
                 }
             }
             current.withLockedValue { $0 = accounts }
-            let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group, logger: logger)
+            let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group,
+                                                    clock: configuration.resilience.clock, logger: logger)
             return ProxyRuntime(server: server, tokens: tokens, httpClient: httpClient)
         } catch {
             try? await httpClient.shutdown()

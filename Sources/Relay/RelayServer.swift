@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import Ops
+import Resilience
 import ServiceLifecycle
 import SMTPCore
 import SMTPNIO
@@ -20,6 +21,8 @@ public final class RelayServer: Service, Sendable {
         public var maxConnections = 10_000
         /// After shutdown begins, transactions in flight get this long to finish.
         public var shutdownGrace: Duration = .seconds(25)
+        /// Failed logins across connections, per login name and per client address.
+        public var loginFailures = LoginFailureBudget.Configuration()
         public init() {}
     }
 
@@ -28,6 +31,7 @@ public final class RelayServer: Service, Sendable {
     private let listener: SMTPListener
     private let logger: Logger
     private let sessions = SessionRegistry()
+    private let loginFailures: LoginFailureBudget
     private let shutdownHooks = NIOLockedValueBox<[@Sendable () -> Void]>([])
 
     public var port: Int { listener.port }
@@ -36,18 +40,28 @@ public final class RelayServer: Service, Sendable {
     /// True from the moment shutdown begins: readiness should fail.
     public var isDraining: Bool { sessions.isDraining }
 
-    private init(configuration: Configuration, accounts: RelayAccounts, listener: SMTPListener, logger: Logger) {
+    private init(configuration: Configuration, accounts: RelayAccounts, listener: SMTPListener, clock: ResilienceClock, logger: Logger) {
+        self.loginFailures = LoginFailureBudget(configuration: configuration.loginFailures, clock: clock)
         self.configuration = configuration
         self.accounts = accounts
         self.listener = listener
         self.logger = logger
     }
 
-    public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup, logger: Logger) async throws -> RelayServer {
+    /// The client address failed logins are counted by, or nil for loopback: every sidecar
+    /// client comes from there, and one misconfigured app would lock out every account.
+    static func failureBudgetAddress(_ address: SocketAddress?) -> String? {
+        guard let ip = address?.ipAddress else { return nil }
+        let loopback = ip.hasPrefix("127.") || ip == "::1" || ip.lowercased().hasPrefix("::ffff:127.")
+        return loopback ? nil : ip
+    }
+
+    public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup,
+                            clock: ResilienceClock = .system, logger: Logger) async throws -> RelayServer {
         let listener = try await SMTPListener.bind(
             SMTPListener.Configuration(host: configuration.host, port: configuration.port, idleTimeout: configuration.idleTimeout),
             group: group)
-        return RelayServer(configuration: configuration, accounts: accounts, listener: listener, logger: logger)
+        return RelayServer(configuration: configuration, accounts: accounts, listener: listener, clock: clock, logger: logger)
     }
 
     public func run() async throws {
@@ -56,6 +70,7 @@ public final class RelayServer: Service, Sendable {
         let sessionConfiguration = configuration.session
         let logger = logger
         let sessions = sessions
+        let loginFailures = loginFailures
         let maxConnections = configuration.maxConnections
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -82,7 +97,9 @@ public final class RelayServer: Service, Sendable {
                         sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
                     }
                     var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger,
-                                               drain: SessionDrain(registry: sessions, id: sessionID))
+                                               drain: SessionDrain(registry: sessions, id: sessionID),
+                                               loginFailures: loginFailures,
+                                               clientAddress: Self.failureBudgetAddress(connection.channel.remoteAddress))
                     await session.run(connection)
                 }
                 group.cancelAll()

@@ -2,6 +2,7 @@ import Accounts
 import Logging
 import NIOCore
 import Ops
+import Resilience
 import SMTPCore
 import SMTPNIO
 
@@ -65,11 +66,17 @@ struct RelaySession {
     private var recipientCount = 0
 
     private let drain: SessionDrain?
+    /// Failed logins across connections; nil turns the budget off (in-process tests of other things).
+    private let loginFailures: LoginFailureBudget?
+    private let clientAddress: String?
     /// The client channel's event loop, which this session runs on; upstreams there are preferred.
     private var clientLoop: (any EventLoop)?
 
-    init(accounts: RelayAccounts, configuration: RelaySessionConfiguration, logger: Logger, drain: SessionDrain? = nil) {
+    init(accounts: RelayAccounts, configuration: RelaySessionConfiguration, logger: Logger, drain: SessionDrain? = nil,
+         loginFailures: LoginFailureBudget? = nil, clientAddress: String? = nil) {
         self.drain = drain
+        self.loginFailures = loginFailures
+        self.clientAddress = clientAddress
         self.accounts = accounts
         self.configuration = configuration
         self.logger = logger
@@ -161,6 +168,14 @@ struct RelaySession {
             if let reply { try await outbound.write(reply) }
             return .close
         case .verifyCredentials(let credentials):
+            if case .refused(let delay)? = loginFailures?.check(name: credentials.username, address: clientAddress) {
+                // Over the failure budget: not even the right password gets in, and the answer
+                // comes late. Logged when the budget ran out, not per attempt.
+                try await flush(outbound)
+                if delay > .zero { try? await Task.sleep(for: delay) }
+                ProxyMetrics.recordLoginFailure(.refused)
+                return try await perform(machine.authenticationResult(user: nil, refusal: Self.tooManyFailedLogins), outbound)
+            }
             let verified = verify(credentials)
             account = verified
             login = verified?.account.email
@@ -169,7 +184,15 @@ struct RelaySession {
                 logger[metadataKey: "account_id"] = "\(verified.account.accountID)"
                 logger.info("client authenticated")
             } else {
-                logger.notice("client authentication failed", metadata: ["username": "\(credentials.username.prefix(320))"])
+                ProxyMetrics.recordLoginFailure(.failed)
+                let failure = loginFailures?.recordFailure(name: credentials.username, address: clientAddress)
+                let username: Logger.Metadata.Value = "\(credentials.username.prefix(320))"
+                if failure?.exhaustsBudget == true {
+                    logger.warning("login failures over budget: further logins for this name or from this address are refused for a while",
+                                   metadata: ["username": username])
+                } else if failure.map(\.startsBurst) ?? true {
+                    logger.notice("client authentication failed", metadata: ["username": username])
+                }
             }
             return try await perform(machine.authenticationResult(user: verified?.account.email), outbound)
         case .startMail(let from, let parameters):
@@ -217,6 +240,8 @@ struct RelaySession {
         }
         return nil
     }
+
+    static let tooManyFailedLogins = SMTPReply(454, "4.7.0", "Too many failed logins; try again later")
 
     static let credentialsChanged = SMTPReply(454, "4.7.0", "Credentials changed on the proxy; log in again")
 

@@ -227,7 +227,8 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     /// The verdict on credentials from `verifyCredentials`; `user` is the canonical account email.
-    public mutating func authenticationResult(user: String?) -> Action {
+    /// A failure is answered `refusal` when given (the login was not even checked), else 535.
+    public mutating func authenticationResult(user: String?, refusal: SMTPReply? = nil) -> Action {
         guard case .verifying = state else { return .reply(SMTPReply(503, "5.5.1", "Bad sequence of commands")) }
         guard let user else {
             state = .ready
@@ -237,7 +238,7 @@ public struct SMTPServerStateMachine: Sendable {
                 return .close(SMTPReply(421, "4.7.0", "Too many failed logins, closing connection"))
             }
             // Says nothing about which part was wrong (RFC 4954 535 5.7.8).
-            return bad(SMTPReply(535, "5.7.8", "Authentication credentials invalid"))
+            return bad(refusal ?? SMTPReply(535, "5.7.8", "Authentication credentials invalid"))
         }
         authenticatedUser = user
         state = .authenticated(user: user)
