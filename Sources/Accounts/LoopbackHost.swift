@@ -11,9 +11,9 @@ import Darwin
 /// spellings count, because resolvers accept odd forms ("127.1", "0x7f.0.0.1", octal
 /// "0177.0.0.1") whose meaning differs between libraries. Anything unusual is treated as
 /// not loopback, which errs on the side of refusing plain text.
-enum LoopbackHost {
+public enum LoopbackHost {
     /// `host` may be a bracketed IPv6 literal as it appears in URLs.
-    static func isLoopback(_ host: String) -> Bool {
+    public static func isLoopback(_ host: String) -> Bool {
         let bare = unbracketed(host)
         if bare.lowercased() == "localhost" { return true }
         if let octets = ipv4Octets(bare) { return octets[0] == 127 }

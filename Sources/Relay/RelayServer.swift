@@ -1,3 +1,4 @@
+import Accounts
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -51,9 +52,8 @@ public final class RelayServer: Service, Sendable {
     /// The client address failed logins are counted by, or nil for loopback: every sidecar
     /// client comes from there, and one misconfigured app would lock out every account.
     static func failureBudgetAddress(_ address: SocketAddress?) -> String? {
-        guard let ip = address?.ipAddress else { return nil }
-        let loopback = ip.hasPrefix("127.") || ip == "::1" || ip.lowercased().hasPrefix("::ffff:127.")
-        return loopback ? nil : ip
+        guard let ip = address?.ipAddress, !LoopbackHost.isLoopback(ip) else { return nil }
+        return ip
     }
 
     public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup,

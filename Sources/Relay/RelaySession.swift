@@ -196,17 +196,15 @@ struct RelaySession {
             }
             return try await perform(machine.authenticationResult(user: verified?.account.email), outbound)
         case .startMail(let from, let parameters):
-            if let ended = loginNoLongerValid() {
+            switch currentLogin() {
+            case .success(let account):
+                await startMail(account, from: from, parameters: parameters)
+            case .failure(let ended):
                 // The operator changed or removed the credential this session proved: it may
                 // not start another transaction, and it is told why before it is closed.
-                logger.notice("session ended: \(ended)")
-                pending.append(.local(machine.mailResult(Self.credentialsChanged)))
-                try await flush(outbound)
-                abandonTransaction()
-                endAdmission(accepted: false)
-                return .close
+                logger.notice("session ended: \(ended.reason)")
+                return try await perform(.close(Self.credentialsChanged), outbound)
             }
-            await startMail(from: from, parameters: parameters)
         case .addRecipient(let to, _):
             await addRecipient(to: to)
         case .startData:
@@ -231,14 +229,18 @@ struct RelaySession {
         return candidate
     }
 
-    /// Why the session's login no longer holds after a reload, or nil while it does.
-    private func loginNoLongerValid() -> String? {
-        guard let login, let loginPassword else { return nil }
-        guard let current = accounts.lookup(email: login) else { return "account removed by a reload" }
+    private struct LoginEnded: Error {
+        var reason: String
+    }
+
+    /// The logged-in account as the accounts are now, or why the login no longer holds after a reload.
+    private func currentLogin() -> Result<RelayAccount, LoginEnded> {
+        guard let login, let loginPassword else { return .failure(LoginEnded(reason: "not logged in")) }
+        guard let current = accounts.lookup(email: login) else { return .failure(LoginEnded(reason: "account removed by a reload")) }
         guard let password = current.account.password, constantTimeEquals(password, loginPassword) else {
-            return "password changed by a reload"
+            return .failure(LoginEnded(reason: "password changed by a reload"))
         }
-        return nil
+        return .success(current)
     }
 
     static let tooManyFailedLogins = SMTPReply(454, "4.7.0", "Too many failed logins; try again later")
@@ -247,15 +249,10 @@ struct RelaySession {
 
     // MARK: Transaction
 
-    private mutating func startMail(from: String, parameters: [SMTPParameter]) async {
+    private mutating func startMail(_ account: RelayAccount, from: String, parameters: [SMTPParameter]) async {
         transactionStart = .now
         recipientCount = 0
         if lease != nil { dropLease() }
-        guard let login, let account = accounts.lookup(email: login) else {
-            logger.notice("account no longer configured")
-            pending.append(.local(machine.mailResult(Self.accountGone)))
-            return
-        }
         self.account = account
         switch await account.limiter.admit() {
         case .success(let granted):
@@ -307,8 +304,6 @@ struct RelaySession {
             }
         }
     }
-
-    static let accountGone = SMTPReply(454, "4.7.0", "This account is no longer configured on the proxy")
 
     /// Carries over what the upstream understands; the state machine already refused the rest.
     static func mailLine(from: String, parameters: [SMTPParameter], upstream: EHLOCapabilities) -> String {
