@@ -151,6 +151,9 @@ struct RelaySession {
         case .data(let chunk):
             await relayBody(chunk, endOfDataFollows: endOfDataFollows)
             return .proceed
+        case .dataAfterBareLineEnding(let chunk):
+            refuseBody(chunk)
+            return .proceed
         case .endOfData(let summary):
             await finishBody(summary)
             return .proceed
@@ -399,6 +402,21 @@ struct RelaySession {
         body = state
     }
 
+    /// A bare CR or LF: nothing from here on goes upstream, and the upstream transaction ends
+    /// without a terminator (closing is the only way to make a provider drop a half message).
+    /// The client's data is still read to its end, then refused.
+    private mutating func refuseBody(_ chunk: ByteBuffer) {
+        guard var state = body else { return }
+        state.size += chunk.readableBytes
+        if state.failure == nil {
+            state.failure = Self.bareLineEnding
+            dropLease()
+        }
+        body = state
+    }
+
+    static let bareLineEnding = SMTPReply(550, "5.6.0", "Message has a bare CR or LF; lines must end with CRLF; not sent")
+
     private mutating func finishBody(_ summary: SMTPDataScanner.Summary) async {
         guard let state = body else { return }
         body = nil
@@ -410,7 +428,7 @@ struct RelaySession {
             reply = SMTPReply(500, "5.5.2", "Message has a line longer than 998 characters; not sent")
         } else if summary.sawBareLineEnding {
             dropLease()
-            reply = SMTPReply(550, "5.6.0", "Message has a bare CR or LF; lines must end with CRLF; not sent")
+            reply = Self.bareLineEnding
         } else if configuration.dryRun {
             reply = SMTPReply(250, "2.0.0", "dry-run: not relayed")
         } else if var current = lease {

@@ -10,6 +10,10 @@ public enum SMTPServerFrame: Sendable, Hashable {
     case authResponse(ByteBuffer)
     /// Message body bytes as sent (dot-stuffed), to be relayed verbatim.
     case data(ByteBuffer)
+    /// Body bytes that contain or follow a bare CR or LF: never to be forwarded. A provider
+    /// that ends DATA on a bare line ending would read what follows as commands of a second
+    /// transaction the proxy never saw (SMTP smuggling); the message will be refused.
+    case dataAfterBareLineEnding(ByteBuffer)
     /// The `.` line: the body is complete.
     case endOfData(SMTPDataScanner.Summary)
 }
@@ -105,13 +109,13 @@ public struct SMTPServerFramer: Sendable {
             case .body(let count):
                 mode = .data(scanner)
                 guard count > 0, let slice = buffer.readSlice(length: count) else { return nil }
-                return .data(slice)
+                return Self.body(slice, scanner)
             case .end(let bodyCount, let consumed):
                 if bodyCount > 0, let slice = buffer.readSlice(length: bodyCount) {
                     // Hand out the body first; the scanner, back at a line start, finds the
                     // terminator again on the next call without counting it as body.
                     mode = .data(scanner)
-                    return .data(slice)
+                    return Self.body(slice, scanner)
                 }
                 buffer.moveReaderIndex(forwardBy: consumed)
                 unanswered += 1
@@ -119,6 +123,12 @@ public struct SMTPServerFramer: Sendable {
                 return .endOfData(scanner.summary)
             }
         }
+    }
+
+    /// The scanner has seen every byte of `slice` (and at most a held-back `.` or `.\r` more),
+    /// so a bare line ending anywhere up to the slice's end is already in its summary.
+    private static func body(_ slice: ByteBuffer, _ scanner: SMTPDataScanner) -> SMTPServerFrame {
+        scanner.summary.sawBareLineEnding ? .dataAfterBareLineEnding(slice) : .data(slice)
     }
 
     /// Tells the framer a reply went out; `code` decides the framing of what follows.

@@ -94,7 +94,7 @@ struct SandboxSMTPSession {
             return .reply(SMTPReply(500, "5.5.2", "Line too long"))
         case .authResponse(let line):
             return authResponse(String(buffer: line))
-        case .data(var chunk):
+        case .data(var chunk), .dataAfterBareLineEnding(var chunk):
             received += chunk.readableBytes
             if let dropAfter, received >= dropAfter {
                 faults.noteDataDrop()

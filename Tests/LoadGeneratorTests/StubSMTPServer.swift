@@ -193,7 +193,7 @@ final class StubSMTPServer: Sendable {
                         replies.append(behavior.authReply)
                     case .commandTooLong:
                         replies.append(SMTPReply(500, "5.5.2", "Line too long"))
-                    case .data(var chunk):
+                    case .data(var chunk), .dataAfterBareLineEnding(var chunk):
                         body.writeBuffer(&chunk)
                     case .endOfData:
                         onConnection += 1

@@ -21,11 +21,15 @@ func frames(_ input: String, chunk: Int, config: SMTPServerFramer.Configuration 
             case .commandTooLong: out.append("toolong")
             case .authResponse(let line): out.append("auth:" + String(buffer: line))
             case .data(let chunk): body += String(buffer: chunk)
+            case .dataAfterBareLineEnding(let chunk): body += "[held:" + String(buffer: chunk) + "]"
             case .endOfData(let summary):
                 out.append("body:" + body + "|size=\(summary.size)")
                 body = ""
             }
-            if case .data = frame { continue }
+            switch frame {
+            case .data, .dataAfterBareLineEnding: continue
+            default: break
+            }
             if let code = reply(frame), framer.replyWritten(code: code) == .startTLS { out.append("tls") }
         }
     }
@@ -90,5 +94,68 @@ func frames(_ input: String, chunk: Int, config: SMTPServerFramer.Configuration 
         #expect(framer.next() == .data(ByteBuffer(string: "body\r\n")))
         guard case .endOfData = framer.next() else { Issue.record("expected end of data"); return }
         #expect(framer.isStopped)
+    }
+
+    /// Once a bare CR or LF was seen, nothing of that chunk or after it is handed out as
+    /// forwardable body: a lenient provider would end the message there and read the rest as
+    /// a second transaction (issue 13, item 1).
+    @Test(arguments: [1, 2, 3, 7, 16, 64, 1000])
+    func nothingAfterABareLineEndingIsForwardable(chunk: Int) {
+        for smuggle in ["\n.\r\n", "\n.\n", "\r.\r", "\r\n.\n", "\n", "\r"] {
+            let clean = "Subject: x\r\n\r\nhello"
+            let body = clean + smuggle + "MAIL FROM:<e@x>\r\nRCPT TO:<extra@x>\r\nDATA\r\nsmuggled\r\n"
+            var framer = SMTPServerFramer()
+            framer.append(ByteBuffer(string: "DATA\r\n"))
+            _ = framer.next()
+            _ = framer.replyWritten(code: 354)
+            var forwardable: [UInt8] = []
+            var held: [UInt8] = []
+            var summary: SMTPDataScanner.Summary?
+            let bytes = Array((body + "\r\n.\r\n").utf8)
+            var index = 0
+            while index < bytes.count {
+                let take = min(chunk, bytes.count - index)
+                framer.append(ByteBuffer(bytes: bytes[index..<index + take]))
+                index += take
+                while let frame = framer.next() {
+                    switch frame {
+                    case .data(let part):
+                        #expect(held.isEmpty, "forwardable body after held-back body (\(chunk)-byte reads, \(smuggle.debugDescription))")
+                        forwardable += part.readableBytesView
+                    case .dataAfterBareLineEnding(let part): held += part.readableBytesView
+                    case .endOfData(let end): summary = end
+                    default: Issue.record("unexpected \(frame)")
+                    }
+                }
+            }
+            #expect(summary?.sawBareLineEnding == true)
+            #expect(forwardable + held == Array((body + "\r\n").utf8), "every byte is accounted for, in order")
+            // What may go upstream stops at or before the first bare line ending (the bare
+            // CR or LF itself may be the last byte of a read and already gone).
+            let firstBare = firstBareLineEnding(Array(body.utf8))
+            #expect(forwardable.count <= firstBare + 1, "forwarded \(forwardable.count) bytes, first bare ending at \(firstBare)")
+        }
+    }
+
+    @Test func aCleanBodyIsAllForwardable() {
+        let result = frames("DATA\r\nline one\r\n\r\n..two\r\n.\r\n", chunk: 3) { frame in
+            if case .command = frame { return 354 }
+            return 250
+        }
+        #expect(result == ["cmd:DATA", "body:line one\r\n\r\n..two\r\n|size=19"])
+    }
+
+    private func firstBareLineEnding(_ bytes: [UInt8]) -> Int {
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 13, index + 1 < bytes.count, bytes[index + 1] == 10 {
+                index += 2
+            } else if bytes[index] == 13 || bytes[index] == 10 {
+                return index
+            } else {
+                index += 1
+            }
+        }
+        return bytes.count
     }
 }
