@@ -12,7 +12,21 @@ public struct SMTPServerStateMachine: Sendable {
         /// Failed logins on one connection before it is closed with 421, whatever came between
         /// them: a NOOP after each guess must not buy another three.
         public var maxAuthenticationFailures = 3
+        /// What TLS the listener gives this connection.
+        public var tls: TLS = .none
+        /// AUTH only over TLS (a listener that is not loopback): before TLS it is not
+        /// advertised and is refused with 538 5.7.11 without looking at the credentials.
+        public var authRequiresTLS = false
         public init() {}
+    }
+
+    public enum TLS: Sendable, Hashable {
+        /// Plaintext only: STARTTLS is answered 502.
+        case none
+        /// STARTTLS is offered until it has been used (RFC 3207).
+        case startTLS
+        /// The connection was TLS from its first byte (implicit TLS, "port 465").
+        case implicit
     }
 
     public enum Action: Sendable, Hashable {
@@ -57,10 +71,19 @@ public struct SMTPServerStateMachine: Sendable {
     private var authenticatedUser: String?
     private var badCommandsInARow = 0
     private var authenticationFailures = 0
+    /// The connection is encrypted: implicit TLS, or STARTTLS accepted.
+    private var tlsActive: Bool
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
+        self.tlsActive = configuration.tls == .implicit
     }
+
+    /// True once the connection is encrypted (implicit TLS, or after STARTTLS).
+    public var isTLS: Bool { tlsActive }
+
+    private var offersStartTLS: Bool { configuration.tls == .startTLS && !tlsActive }
+    private var offersAuth: Bool { tlsActive || !configuration.authRequiresTLS }
 
     public var user: String? { authenticatedUser }
 
@@ -76,8 +99,9 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     public var ehloKeywords: [String] {
-        ["PIPELINING", "SIZE \(configuration.maxMessageSize)", "8BITMIME", "SMTPUTF8",
-         "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN"]
+        ["PIPELINING", "SIZE \(configuration.maxMessageSize)", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES"]
+            + (offersStartTLS ? ["STARTTLS"] : [])
+            + (offersAuth ? ["AUTH PLAIN LOGIN"] : [])
     }
 
     // MARK: Commands
@@ -113,7 +137,7 @@ public struct SMTPServerStateMachine: Sendable {
         case (.vrfy, _):
             return good(SMTPReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery"))
         case (.starttls, _):
-            return bad(SMTPReply(502, "5.5.1", "STARTTLS not offered on this listener"))
+            return startTLS()
         case (.ehlo(let domain), _), (.helo(let domain), _):
             return hello(domain: domain, extended: { if case .ehlo = command { true } else { false } }())
         case (.rcpt, .lost), (.data, .lost):
@@ -166,7 +190,32 @@ public struct SMTPServerStateMachine: Sendable {
         return good(reply)
     }
 
+    /// RFC 3207: 220, then the connection layer puts TLS in front (dropping anything pipelined
+    /// behind STARTTLS) and the session starts over as before EHLO, over TLS.
+    private mutating func startTLS() -> Action {
+        guard configuration.tls != .none else {
+            return bad(SMTPReply(502, "5.5.1", "STARTTLS not offered on this listener"))
+        }
+        guard !tlsActive else { return bad(SMTPReply(503, "5.5.1", "TLS already active")) }
+        guard hasGreeted else { return bad(SMTPReply(503, "5.5.1", "Send EHLO first")) }
+        // Only between EHLO and AUTH: whatever was agreed in plaintext would be thrown away.
+        guard case .ready = state, authenticatedUser == nil else {
+            return bad(SMTPReply(503, "5.5.1", "STARTTLS not allowed now"))
+        }
+        // Everything learnt in plaintext is forgotten (RFC 3207 section 4.2): the client must
+        // say EHLO again. The next command can only come over TLS: the connection drops
+        // whatever followed STARTTLS and adds TLS before reading again.
+        tlsActive = true
+        hasGreeted = false
+        state = .awaitingHello
+        return good(SMTPReply(220, "2.0.0", "Ready to start TLS"))
+    }
+
     private mutating func auth(mechanism: String, initialResponse: String?) -> Action {
+        // Checked first, and the credentials never looked at: they crossed the network in clear.
+        guard offersAuth else {
+            return bad(SMTPReply(538, "5.7.11", "Encryption required for requested authentication mechanism; use STARTTLS"))
+        }
         guard hasGreeted else { return bad(SMTPReply(503, "5.5.1", "Send EHLO first")) }
         guard authenticatedUser == nil else { return bad(SMTPReply(503, "5.5.1", "Already authenticated")) }
         guard case .ready = state else { return bad(SMTPReply(503, "5.5.1", "Bad sequence of commands")) }
