@@ -24,28 +24,63 @@ public final class RelayServer: Service, Sendable {
         public var shutdownGrace: Duration = .seconds(25)
         /// Failed logins across connections, per login name and per client address.
         public var loginFailures = LoginFailureBudget.Configuration()
+        /// TLS for apps: STARTTLS on `port`, and implicit TLS on `tls.implicitPort` when set.
+        public var tls: TLS?
+        /// Accept AUTH before TLS on a listener that is not loopback (`--allow-plaintext-auth`).
+        /// Without it such a listener needs `tls`, and AUTH is offered only after STARTTLS.
+        public var allowPlaintextAuth = false
         public init() {}
+
+        public struct TLS: Sendable {
+            /// The certificate chain and key, re-read when they change.
+            public var files: ServerTLSFiles
+            /// The implicit TLS ("port 465") listener's port, on `host`; nil: none; 0 picks one.
+            public var implicitPort: Int?
+            /// A client that has not finished the TLS handshake by then is disconnected.
+            public var handshakeTimeout: TimeAmount = .seconds(30)
+            public var reload = ServerTLSReloader.Configuration()
+
+            public init(files: ServerTLSFiles, implicitPort: Int? = nil) {
+                self.files = files
+                self.implicitPort = implicitPort
+            }
+        }
+    }
+
+    /// A bound listening socket and the session settings its connections get.
+    struct BoundListener: Sendable {
+        enum Kind: String, Sendable { case plain, startTLS = "starttls", implicitTLS = "implicit" }
+        let listener: SMTPListener
+        let kind: Kind
+        let session: RelaySessionConfiguration
     }
 
     public let configuration: Configuration
     public let accounts: RelayAccounts
-    private let listener: SMTPListener
+    /// The STARTTLS (or plaintext) listener first, then the implicit TLS one if any.
+    private let listeners: [BoundListener]
+    /// Re-reads the certificate while serving; nil without TLS.
+    public let certificates: ServerTLSReloader?
     private let logger: Logger
     private let sessions = SessionRegistry()
     private let loginFailures: LoginFailureBudget
     private let shutdownHooks = NIOLockedValueBox<[@Sendable () -> Void]>([])
 
-    public var port: Int { listener.port }
+    public var port: Int { listeners[0].listener.port }
+    /// The implicit TLS listener's port, when there is one.
+    public var tlsPort: Int? { listeners.first { $0.kind == .implicitTLS }?.listener.port }
     /// Client sessions open now.
     public var activeSessions: Int { sessions.active }
     /// True from the moment shutdown begins: readiness should fail.
     public var isDraining: Bool { sessions.isDraining }
 
-    private init(configuration: Configuration, accounts: RelayAccounts, listener: SMTPListener, clock: ResilienceClock, logger: Logger) {
+    private init(configuration: Configuration, accounts: RelayAccounts, listeners: [BoundListener], certificates: ServerTLSReloader?,
+                 clock: ResilienceClock, logger: Logger) {
         self.loginFailures = LoginFailureBudget(configuration: configuration.loginFailures, clock: clock)
         self.configuration = configuration
         self.accounts = accounts
-        self.listener = listener
+        self.listeners = listeners
+        self.certificates = certificates
         self.logger = logger
     }
 
@@ -58,20 +93,60 @@ public final class RelayServer: Service, Sendable {
 
     public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup,
                             clock: ResilienceClock = .system, logger: Logger) async throws -> RelayServer {
+        var certificates: ServerTLSReloader?
+        if let tls = configuration.tls {
+            certificates = try await ServerTLSReloader.load(tls.files, handshakeTimeout: tls.handshakeTimeout,
+                                                            configuration: tls.reload, logger: logger)
+        }
         let listener = try await SMTPListener.bind(
-            SMTPListener.Configuration(host: configuration.host, port: configuration.port, idleTimeout: configuration.idleTimeout),
+            SMTPListener.Configuration(host: configuration.host, port: configuration.port, idleTimeout: configuration.idleTimeout,
+                                       startTLS: certificates?.tls.startTLS),
             group: group)
-        return RelayServer(configuration: configuration, accounts: accounts, listener: listener, clock: clock, logger: logger)
+        var bound: [BoundListener] = []
+        do {
+            // What the socket is bound to decides, not how the host was spelt: `::` and
+            // `0.0.0.0` take connections from the network.
+            let isLoopback = listener.localAddress?.ipAddress.map(LoopbackHost.isLoopback) ?? false
+            let authRequiresTLS = !isLoopback && !configuration.allowPlaintextAuth
+            if authRequiresTLS, certificates == nil {
+                throw ConfigError(source: "--host", message: """
+                    \(ListenAddress.describe(listener.localAddress)) is not a loopback address, and AUTH is refused there \
+                    before TLS: give --tls-cert and --tls-key (apps then use STARTTLS, or implicit TLS on --tls-port), \
+                    or --allow-plaintext-auth to let passwords cross the network in clear
+                    """)
+            }
+            var session = configuration.session
+            session.stateMachine.tls = certificates == nil ? .none : .startTLS
+            session.stateMachine.authRequiresTLS = authRequiresTLS
+            bound.append(BoundListener(listener: listener, kind: certificates == nil ? .plain : .startTLS, session: session))
+            if let certificates, let implicitPort = configuration.tls?.implicitPort {
+                let implicit = try await SMTPListener.bind(
+                    SMTPListener.Configuration(host: configuration.host, port: implicitPort, idleTimeout: configuration.idleTimeout,
+                                               implicitTLS: certificates.tls),
+                    group: group)
+                session.stateMachine.tls = .implicit
+                bound.append(BoundListener(listener: implicit, kind: .implicitTLS, session: session))
+            }
+        } catch {
+            for listener in [listener] + bound.dropFirst().map(\.listener) { await listener.close() }
+            throw error
+        }
+        return RelayServer(configuration: configuration, accounts: accounts, listeners: bound, certificates: certificates,
+                           clock: clock, logger: logger)
     }
 
     public func run() async throws {
-        logger.info("SMTP listener ready", metadata: ["address": "\(ListenAddress.describe(listener.localAddress))", "dry_run": "\(configuration.session.dryRun)"])
+        for bound in listeners {
+            var metadata: Logger.Metadata = [
+                "address": "\(ListenAddress.describe(bound.listener.localAddress))", "dry_run": "\(configuration.session.dryRun)",
+                "tls": "\(bound.kind.rawValue)",
+            ]
+            if bound.kind != .implicitTLS {
+                metadata["auth"] = bound.session.stateMachine.authRequiresTLS ? "after STARTTLS only" : "offered without TLS"
+            }
+            logger.info(bound.kind == .implicitTLS ? "SMTP TLS listener ready" : "SMTP listener ready", metadata: metadata)
+        }
         let accounts = accounts
-        let sessionConfiguration = configuration.session
-        let logger = logger
-        let sessions = sessions
-        let loginFailures = loginFailures
-        let maxConnections = configuration.maxConnections
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { [configuration] in
@@ -81,26 +156,15 @@ public final class RelayServer: Service, Sendable {
                         await accounts.persistCounters()
                     }
                 }
-                try await listener.run { connection in
-                    guard let sessionID = sessions.register(connection.channel, limit: maxConnections) else {
-                        await Self.refuse(connection, logger: logger, limit: maxConnections, draining: sessions.isDraining)
-                        return
+                if let certificates {
+                    group.addTask { await certificates.run() }
+                }
+                try await withThrowingDiscardingTaskGroup { serving in
+                    for bound in listeners {
+                        serving.addTask {
+                            try await bound.listener.run { connection in await self.serve(connection, configuration: bound.session) }
+                        }
                     }
-                    ProxyMetrics.clientSessionOpened()
-                    defer {
-                        sessions.unregister(sessionID)
-                        ProxyMetrics.clientSessionClosed()
-                    }
-                    var sessionLogger = logger
-                    sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
-                    if let remote = connection.channel.remoteAddress {
-                        sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
-                    }
-                    var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger,
-                                               drain: SessionDrain(registry: sessions, id: sessionID),
-                                               loginFailures: loginFailures,
-                                               clientAddress: Self.failureBudgetAddress(connection.channel.remoteAddress))
-                    await session.run(connection)
                 }
                 group.cancelAll()
             }
@@ -111,8 +175,32 @@ public final class RelayServer: Service, Sendable {
         logger.info("SMTP listener stopped")
     }
 
+    /// One client connection, from registration to the end of its session.
+    private func serve(_ connection: SMTPServerConnection, configuration sessionConfiguration: RelaySessionConfiguration) async {
+        let maxConnections = configuration.maxConnections
+        guard let sessionID = sessions.register(connection.channel, limit: maxConnections) else {
+            await Self.refuse(connection, logger: logger, limit: maxConnections, draining: sessions.isDraining)
+            return
+        }
+        ProxyMetrics.clientSessionOpened()
+        defer {
+            sessions.unregister(sessionID)
+            ProxyMetrics.clientSessionClosed()
+        }
+        var sessionLogger = logger
+        sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
+        if let remote = connection.channel.remoteAddress {
+            sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
+        }
+        var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger,
+                                   drain: SessionDrain(registry: sessions, id: sessionID),
+                                   loginFailures: loginFailures,
+                                   clientAddress: Self.failureBudgetAddress(connection.channel.remoteAddress))
+        await session.run(connection)
+    }
+
     public func close() async {
-        await listener.close()
+        for bound in listeners { await bound.listener.close() }
     }
 
     /// Stops taking connections, says goodbye to idle sessions now and to the others as their
@@ -124,12 +212,12 @@ public final class RelayServer: Service, Sendable {
             "sessions": "\(sessions.active)", "grace_s": "\(configuration.shutdownGrace.components.seconds)",
         ])
         sessions.drain()
-        let listener = listener
+        let listeners = listeners.map(\.listener)
         let sessions = sessions
         let grace = configuration.shutdownGrace
         let logger = logger
         Task {
-            await listener.close()
+            for listener in listeners { await listener.close() }
             try? await Task.sleep(for: grace)
             let left = sessions.active
             if left > 0 {

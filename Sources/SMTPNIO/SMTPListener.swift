@@ -15,16 +15,19 @@ public final class SMTPListener: Sendable {
         public var idleTimeout: TimeAmount?
         public var backlog: Int32
         public var startTLS: SMTPServerFramingHandler.StartTLS?
+        /// Implicit TLS ("port 465"): every connection is TLS from its first byte.
+        public var implicitTLS: ServerTLS?
 
         public init(host: String = "127.0.0.1", port: Int = 2525, framing: SMTPServerFramer.Configuration = .init(),
                     idleTimeout: TimeAmount? = .minutes(5), backlog: Int32 = 1024,
-                    startTLS: SMTPServerFramingHandler.StartTLS? = nil) {
+                    startTLS: SMTPServerFramingHandler.StartTLS? = nil, implicitTLS: ServerTLS? = nil) {
             self.host = host
             self.port = port
             self.framing = framing
             self.idleTimeout = idleTimeout
             self.backlog = backlog
             self.startTLS = startTLS
+            self.implicitTLS = implicitTLS
         }
     }
 
@@ -52,6 +55,8 @@ public final class SMTPListener: Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 2048, maximum: 16 * 1024))
             .bind(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The certificate current now; a later swap serves later connections.
+                    try configuration.implicitTLS?.addHandlers(to: channel.pipeline.syncOperations)
                     try channel.pipeline.syncOperations.addHandler(SMTPServerFramingHandler(
                         configuration: configuration.framing,
                         idleTimeout: configuration.idleTimeout,

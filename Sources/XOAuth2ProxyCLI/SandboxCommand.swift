@@ -30,6 +30,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "Where to write the sandbox's certificate (for tls_ca_file).")
     var caOut: String?
 
+    @Option(help: "Write a throwaway CA and a server certificate it signed for localhost, 127.0.0.1 and ::1 here (ca.crt, tls.crt, tls.key, as in a cert-manager Secret), for the proxy's --tls-cert and --tls-key; done before listening.")
+    var tlsFilesOut: String?
+
     @Option(help: "Lifetime of issued access tokens, in seconds.")
     var tokenLifetime = 3600
 
@@ -49,6 +52,13 @@ struct SandboxCommand: AsyncParsableCommand {
                 throw StartupFailure.configuration("--client-credentials: expected EMAIL:CLIENT_ID:CLIENT_SECRET")
             }
             return (parts[0], parts[1], parts[2])
+        }
+        if let tlsFilesOut {
+            do {
+                _ = try SandboxCertificateAuthority.writeServerFiles(toDirectory: tlsFilesOut)
+            } catch {
+                throw StartupFailure.runtime("--tls-files-out: cannot write \(tlsFilesOut): \(error)")
+            }
         }
         let logger = logging.bootstrap()
         var settings = SandboxProvider.Configuration()

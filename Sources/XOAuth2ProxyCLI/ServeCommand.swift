@@ -15,7 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Accounts") var accounts: AccountSourceOptions
 
-    @Option(help: "Address to listen on: IPv4, IPv6 (`::` takes both families, `[::1]`) or a name. Keep it on loopback: apps reach the proxy on localhost.")
+    @Option(help: "Address to listen on: IPv4, IPv6 (`::` takes both families, `[::1]`) or a name. Keep it on loopback: apps reach the proxy on localhost. Elsewhere AUTH needs TLS (--tls-cert, --tls-key) or --allow-plaintext-auth.")
     var host = "127.0.0.1"
 
     @Option(help: "SMTP port to listen on.")
@@ -51,6 +51,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Name in the greeting and in EHLO to providers.")
     var hostname = "localhost"
 
+    @OptionGroup(title: "TLS for apps") var tls: ServerTLSOptions
+
     @OptionGroup(title: "Upstream timeouts") var timeouts: TimeoutOptions
 
     @OptionGroup(title: "Limits and back-off") var resilience: ResilienceOptions
@@ -83,6 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname
         settings.heloName = hostname
+        try tls.apply(to: &settings.server)
         try timeouts.apply(to: &settings)
         try resilience.apply(to: &settings)
         return (loaded, settings)
