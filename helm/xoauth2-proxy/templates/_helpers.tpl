@@ -84,7 +84,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- range $v.args }}{{ $args = append $args (toString .) }}{{ end -}}
 {{- $args = concat $args (list "--port" (toString (int $v.ports.smtp)) "--admin-port" (toString (int $v.ports.admin)) "--shutdown-grace" (toString (int $v.shutdownGrace))) -}}
 {{- if ne $v.stateDir.type "none" }}{{ $args = concat $args (list "--state-dir" $v.stateDir.path) }}{{ end -}}
-{{- if .standalone }}{{ $args = concat $args (list "--host" "::") }}{{ end -}}
+{{- if .standalone }}
+{{- $args = concat $args (list "--host" "::") -}}
+{{- if $v.standalone.tls.secretName }}
+{{- $args = concat $args (list "--tls-cert" "/etc/xoauth2-proxy/tls/tls.crt" "--tls-key" "/etc/xoauth2-proxy/tls/tls.key") -}}
+{{- if $v.standalone.tls.implicit }}{{ $args = concat $args (list "--tls-port" (toString (int $v.ports.smtps))) }}{{ end -}}
+{{- else if $v.standalone.tls.allowPlaintextAuth }}
+{{- $args = append $args "--allow-plaintext-auth" -}}
+{{- else }}
+{{- fail "xoauth2-proxy: standalone mode listens on the pod network: set standalone.tls.secretName (a kubernetes.io/tls Secret, e.g. from a cert-manager Certificate) so apps log in over TLS, or standalone.tls.allowPlaintextAuth: true to accept passwords in clear" -}}
+{{- end }}
+{{- end -}}
 {{- range $v.extraArgs }}{{ $args = append $args (toString .) }}{{ end -}}
 {{- toYaml $args -}}
 {{- end -}}
@@ -116,6 +126,11 @@ ports:
   - name: smtp
     containerPort: {{ int $v.ports.smtp }}
     protocol: TCP
+{{- if and $v.standalone.tls.secretName $v.standalone.tls.implicit }}
+  - name: smtps
+    containerPort: {{ int $v.ports.smtps }}
+    protocol: TCP
+{{- end }}
 {{- end }}
   - name: proxy-admin
     containerPort: {{ int $v.ports.admin }}
@@ -156,6 +171,11 @@ volumeMounts:
 {{- if ne $v.stateDir.type "none" }}
   - name: xoauth2-proxy-state
     mountPath: {{ $v.stateDir.path }}
+{{- end }}
+{{- if and .standalone $v.standalone.tls.secretName }}
+  - name: xoauth2-proxy-tls
+    mountPath: /etc/xoauth2-proxy/tls
+    readOnly: true
 {{- end }}
 {{- end -}}
 
