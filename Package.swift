@@ -6,6 +6,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "xoauth2-proxy", targets: ["XOAuth2ProxyCLI"]),
+        // For the fuzz targets in Fuzz/, which build only the modules they exercise.
+        .library(name: "SMTPCore", targets: ["SMTPCore"]),
+        .library(name: "Accounts", targets: ["Accounts"]),
+        .library(name: "Ops", targets: ["Ops"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
