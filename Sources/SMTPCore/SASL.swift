@@ -49,13 +49,23 @@ public enum SASL {
     }
 
     /// The inverse, for the sandbox provider: (user, token) or nil if malformed.
+    ///
+    /// Works on bytes: comparing `String`s would compare grapheme clusters, and a combining
+    /// mark right after `user=` or `Bearer ` joins the `=` or the space into one character, so
+    /// the prefix no longer matched (found by fuzzing, Tests/SMTPCoreTests/FuzzFindingsTests.swift).
     public static func decodeXOAUTH2(_ base64: String) -> (user: String, token: String)? {
-        guard let bytes = decodeBase64(base64), let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        guard let bytes = decodeBase64(base64), String(validating: bytes, as: UTF8.self) != nil else { return nil }
         var user: String?
         var token: String?
-        for field in text.split(separator: "\u{01}", omittingEmptySubsequences: true) {
-            if field.hasPrefix("user=") { user = String(field.dropFirst(5)) }
-            if field.lowercased().hasPrefix("auth=bearer ") { token = String(field.dropFirst(12)) }
+        let userPrefix = Array("user=".utf8)
+        let authPrefix = Array("auth=bearer ".utf8)
+        // 0x01 and the ASCII prefixes sit on scalar boundaries, so every piece stays valid UTF-8.
+        for field in bytes.split(separator: 0x01, omittingEmptySubsequences: true) {
+            if field.starts(with: userPrefix) { user = String(decoding: field.dropFirst(userPrefix.count), as: UTF8.self) }
+            if field.count >= authPrefix.count,
+               zip(field, authPrefix).allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0) == $1 }) {
+                token = String(decoding: field.dropFirst(authPrefix.count), as: UTF8.self)
+            }
         }
         guard let user, let token, !user.isEmpty, !token.isEmpty else { return nil }
         return (user, token)

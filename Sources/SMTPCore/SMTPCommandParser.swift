@@ -7,6 +7,7 @@ public enum SMTPCommandParser {
     public static let maxPathLength = 256
 
     private static let space = UInt8(ascii: " ")
+    private static let tab = UInt8(ascii: "\t")
 
     public static func parse(_ bytes: some Collection<UInt8>) -> Result<SMTPCommand, SMTPCommandError> {
         let line = Array(bytes)
@@ -82,8 +83,15 @@ public enum SMTPCommandParser {
         var path = argument[(open + 1)..<close]
         // RFC 5321 4.1.2: a source route must be accepted and ignored.
         if path.first == UInt8(ascii: "@") {
-            guard let colon = path.firstIndex(of: UInt8(ascii: ":")) else { return .failure(.syntax("bad source route")) }
+            // A route is domains only. A quote in it would leave the quotes of what is relayed
+            // unbalanced (the bracket was found with the route's quotes counted), and `@a:@b:c@d`
+            // is no route (hops are comma-separated): what is left would go upstream as a route
+            // again. Both found by fuzzing (Tests/SMTPCoreTests/FuzzFindingsTests.swift).
+            guard let colon = path.firstIndex(of: UInt8(ascii: ":")),
+                  !path[..<colon].contains(UInt8(ascii: "\""))
+            else { return .failure(.syntax("bad source route")) }
             path = path[(colon + 1)...]
+            guard path.first != UInt8(ascii: "@") else { return .failure(.syntax("bad source route")) }
         }
         guard path.count <= maxPathLength else { return .failure(.syntax("address too long")) }
         if path.isEmpty {
@@ -136,11 +144,28 @@ public enum SMTPCommandParser {
         let local = path[path.startIndex..<at]
         let domain = path[(at + 1)...]
         guard !local.isEmpty, !domain.isEmpty else { return false }
-        let forbiddenInDomain: Set<UInt8> = [space, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "@")]
+        let forbiddenInDomain: Set<UInt8> = [space, tab, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "@")]
         if domain.contains(where: forbiddenInDomain.contains) { return false }
-        if local.first != UInt8(ascii: "\""),
-           local.contains(where: { $0 == space || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) { return false }
-        return true
+        if local.first == UInt8(ascii: "\"") { return isQuotedString(local) }
+        return !local.contains(where: { $0 == space || $0 == tab || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") })
+    }
+
+    /// RFC 5321 Quoted-string: the whole local part is one `"…"` (backslash escapes inside).
+    /// Checking only the first byte let `"a" b@example.com` through, a space outside the
+    /// quotes (found by fuzzing, Tests/SMTPCoreTests/FuzzFindingsTests.swift).
+    static func isQuotedString(_ local: ArraySlice<UInt8>) -> Bool {
+        var index = local.startIndex + 1
+        while index < local.endIndex {
+            switch local[index] {
+            case UInt8(ascii: "\\"):
+                index += 2
+            case UInt8(ascii: "\""):
+                return index == local.endIndex - 1
+            default:
+                index += 1
+            }
+        }
+        return false
     }
 
     private static func isKeywordByte(_ byte: UInt8) -> Bool {
