@@ -54,6 +54,8 @@ struct ServerTLSProcessTests {
              "--tls-key", files.keyPath, "--tls-port", "0", "--shutdown-grace", "5"],
             in: work, readOnlyRoot: AsDeployed.canMakeReadOnlyRoot ? [] : nil)
         defer { serve.stop() }
+        // Logged right after the STARTTLS listener's line, which start() waited for.
+        #expect(await eventually { serve.reportedPort(after: "SMTP TLS listener ready") != nil }, "\(serve.log)")
         let tlsPort = serve.reportedPort(after: "SMTP TLS listener ready") ?? 0
         #expect(serve.smtpPort != 0 && tlsPort != 0, "\(serve.log)")
         let serving = Serving(serve: serve, certificates: certificates, sandbox: sandbox, password: password,
