@@ -26,7 +26,9 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// The enhanced status code of the first line, if it has one whose class matches the reply's.
     public var enhancedStatus: String? {
         guard let first = lines.first else { return nil }
-        let word = first.prefix { $0 != " " }
+        // Split at the space scalar: as `Character`s, a space followed by a combining mark is
+        // one grapheme that is not " ", and the word ran on into the text (found by fuzzing).
+        let word = Substring(first.unicodeScalars.prefix { $0 != " " })
         return EnhancedStatusCode.isValid(word, forReplyCode: code) ? String(word) : nil
     }
 

@@ -59,6 +59,27 @@ import Testing
         #expect(decoded?.token == token)
     }
 
+    /// FuzzReplyParser: after withEnhancedStatus() every 2xx/4xx/5xx reply has an enhanced
+    /// status code. The code was cut off the text at the first `Character` " ", and a space
+    /// followed by a combining mark is no such character: the "word" ran on into the text, the
+    /// code was not recognised, and a second one was put in front of it.
+    static let enhancedStatus: [(reply: SMTPReply, status: String)] = [
+        (SMTPReply(code: 420, lines: ["\u{5A2}\u{FFFD}ry again later"]).withEnhancedStatus(), "4.0.0"),
+        (SMTPReply(code: 550, lines: ["5.1.1 \u{301}unknown user"]), "5.1.1"),
+        (SMTPReply(code: 550, lines: ["5.1.1 \u{301}unknown user"]).withEnhancedStatus(), "5.1.1"),
+        (SMTPReply(code: 250, lines: ["2.0.0 OK"]), "2.0.0"),
+    ]
+
+    @Test(arguments: enhancedStatus)
+    func enhancedStatusIsTheFirstWord(reply: SMTPReply, status: String) {
+        #expect(reply.enhancedStatus == status)
+    }
+
+    @Test func anEnhancedStatusIsNotAddedTwice() {
+        let reply = SMTPReply(code: 550, lines: ["5.1.1 \u{301}unknown user"])
+        #expect(reply.withEnhancedStatus() == reply)
+    }
+
     @Test func xoauth2PrefixesAreCaseInsensitiveASCII() {
         let encoded = Data("USER=a@b.example\u{01}AUTH=bearer t\u{01}\u{01}".utf8).base64EncodedString()
         // `user=` is case-sensitive as before; `auth=Bearer ` is not.
