@@ -70,14 +70,17 @@ public final class ConfigReloadService: Service, Sendable {
                         continuation.yield(.poll)
                     }
                 }
-                var watcher = startWatcher(continuation)
+                var watched = Self.directories(of: watchPaths.withLockedValue { $0 })
+                var watcher = startWatcher(watched, continuation)
                 for await trigger in triggers {
                     if trigger == .files { try? await Task.sleep(for: configuration.debounce) }
-                    let paths = watchPaths.withLockedValue { $0 }
                     await reload(force: trigger == .signal)
-                    if watchPaths.withLockedValue({ $0 }) != paths {
+                    // New files, or a link now pointing into another directory: watch again.
+                    let directories = Self.directories(of: watchPaths.withLockedValue { $0 })
+                    if directories != watched {
                         watcher?.stop()
-                        watcher = startWatcher(continuation)
+                        watched = directories
+                        watcher = startWatcher(watched, continuation)
                     }
                 }
                 watcher?.stop()
@@ -88,8 +91,7 @@ public final class ConfigReloadService: Service, Sendable {
         }
     }
 
-    private func startWatcher(_ continuation: AsyncStream<Trigger>.Continuation) -> DirectoryWatcher? {
-        let directories = Self.directories(of: watchPaths.withLockedValue { $0 })
+    private func startWatcher(_ directories: [String], _ continuation: AsyncStream<Trigger>.Continuation) -> DirectoryWatcher? {
         guard !directories.isEmpty else { return nil }
         let watcher = DirectoryWatcher(directories: directories) { continuation.yield(.files) }
         if watcher == nil {
@@ -101,14 +103,25 @@ public final class ConfigReloadService: Service, Sendable {
     }
 
     /// A file's directory is watched (a swap replaces the file); a watched directory itself too.
+    /// A file reached through symbolic links that lead out of its directory (a CA file linked
+    /// from /etc/ssl/certs, say) changes where the links end, so that directory is watched as
+    /// well. Links that stay below the file's directory, as a Secret's `key -> ..data/key` do,
+    /// add nothing: the swap is seen in the directory already watched.
     static func directories(of paths: [String]) -> [String] {
         var result = Set<String>()
         for path in paths {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 result.insert(path)
-            } else {
-                result.insert(URL(fileURLWithPath: path).deletingLastPathComponent().path)
+                continue
+            }
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            result.insert(directory)
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            let resolvedDirectory = URL(fileURLWithPath: resolved).deletingLastPathComponent().path
+            let resolvedBase = URL(fileURLWithPath: directory).resolvingSymlinksInPath().path
+            if resolvedDirectory != resolvedBase, !resolvedDirectory.hasPrefix(resolvedBase.hasSuffix("/") ? resolvedBase : resolvedBase + "/") {
+                result.insert(resolvedDirectory)
             }
         }
         return result.sorted()

@@ -66,9 +66,9 @@ public struct AccountChanges: Sendable, Hashable, CustomStringConvertible {
 /// The accounts the relay serves, looked up by login email in O(1), replaced whole on reload.
 ///
 /// A reload keeps what did not change (cached token, pool, counts) and replaces the rest:
-/// changed credentials or upstream settings get a new pool (the old one closes its idle
-/// connections now and its busy ones as their transactions end), limits changes keep the
-/// counts, removed accounts take no new transactions. Sessions resolve their account at every
+/// changed credentials or upstream settings, or a CA file whose contents changed, get a new
+/// pool (the old one closes its idle connections now and its busy ones as their transactions
+/// end), limits changes keep the counts, removed accounts take no new transactions. Sessions resolve their account at every
 /// MAIL, so a transaction runs with the account as it was when it started.
 public final class RelayAccounts: Sendable {
     private struct Snapshot: Sendable {
@@ -87,7 +87,7 @@ public final class RelayAccounts: Sendable {
     public var all: [RelayAccount] { snapshot.withLockedValue { Array($0.byID.values) } }
 
     /// Resolves endpoints (reads CA files) and registers credentials with the token cache.
-    /// A CA file that is not usable PEM is a `ConfigError` naming the account. Blocking.
+    /// A CA file that is not usable PEM is a `ConfigError` naming the account and the file. Blocking.
     init(directory: AccountDirectory, tls: UpstreamTLSContexts, connector: UpstreamConnector,
          resilience: ResilienceSettings = .init(),
          refreshTokens: RefreshTokenPersistence? = nil,
@@ -116,13 +116,22 @@ public final class RelayAccounts: Sendable {
     /// the event loop. Returns the old pools to retire.
     func replace(with directory: AccountDirectory) throws -> (AccountChanges, retired: [AccountPool]) {
         let current = snapshot.withLockedValue { $0 }
+        // Changed accounts get their endpoint resolved, and so does every account with a CA
+        // file, changed or not: a CA renewed or distrusted in place changes no field, only the
+        // file's contents. Each file is read once per pass; its TLS context is rebuilt only
+        // when the contents differ from what it was built from.
+        var pass = UpstreamTLSContexts.Pass()
         var endpoints: [String: UpstreamEndpoint] = [:]
-        for (index, account) in directory.accounts.enumerated() where current.byID[account.accountID]?.account != account {
+        for (index, account) in directory.accounts.enumerated()
+        where current.byID[account.accountID]?.account != account || Self.readsCAFile(account) {
             do {
-                endpoints[account.accountID] = try tls.endpoint(for: account)
-            } catch {
+                endpoints[account.accountID] = try tls.endpoint(for: account, in: &pass)
+            } catch let error as UpstreamCAFileError {
                 throw ConfigError(source: "accounts", accountID: account.accountID, index: index, field: "tls_ca_file",
-                                  message: "cannot build a TLS context from it: \(error)")
+                                  message: "cannot use \(error)")
+            } catch {
+                throw ConfigError(source: "accounts", accountID: account.accountID, index: index, field: "smtp_tls",
+                                  message: "cannot build a TLS context: \(error)")
             }
         }
         var next = Snapshot()
@@ -131,10 +140,11 @@ public final class RelayAccounts: Sendable {
         for account in directory.accounts {
             let previous = current.byID[account.accountID]
             let relayAccount: RelayAccount
-            if let previous, previous.account == account {
+            let endpoint = endpoints[account.accountID]
+            if let previous, previous.account == account, endpoint.map({ $0.usesSameTLS(as: previous.endpoint) }) ?? true {
                 relayAccount = previous
                 changes.unchanged += 1
-            } else if let endpoint = endpoints[account.accountID] {
+            } else if let endpoint {
                 relayAccount = make(account, endpoint: endpoint, previous: previous)
                 if let previous {
                     changes.changed.append(account.accountID)
@@ -155,7 +165,13 @@ public final class RelayAccounts: Sendable {
             refreshTokens?.forget(accountID: accountID)
         }
         snapshot.withLockedValue { $0 = next }
+        tls.keepOnly(pass)
         return (changes, retired)
+    }
+
+    /// Whether the account's TLS trusts a file of its own, which is read again at every pass.
+    private static func readsCAFile(_ account: Account) -> Bool {
+        account.smtpTLS != .none && account.tlsCAFile != nil
     }
 
     private func make(_ account: Account, endpoint: UpstreamEndpoint, previous: RelayAccount?) -> RelayAccount {
@@ -166,7 +182,12 @@ public final class RelayAccounts: Sendable {
         let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
                                      previous: previous.map { ($0.limiter, credentialsChanged) })
         if previous == nil { quotaCounters?.restore(account, into: limiter.quota) }
-        if let previous, !credentialsChanged, Self.connectionSettings(of: previous.account) == Self.connectionSettings(of: account) {
+        // A new TLS context (the CA file's contents changed) retires the pool even though no
+        // setting did: connections verified only by a distrusted CA must carry no new mail, and
+        // the proxy cannot tell a distrusted CA from a renewed one (for which one reconnect per
+        // connection is a small price). Transactions in flight finish on their connection.
+        if let previous, !credentialsChanged, Self.connectionSettings(of: previous.account) == Self.connectionSettings(of: account),
+           previous.endpoint.usesSameTLS(as: endpoint) {
             return RelayAccount(account: account, endpoint: previous.endpoint, pool: previous.pool, limiter: limiter)
         }
         let configuration = poolTimings(AccountPool.Configuration(
