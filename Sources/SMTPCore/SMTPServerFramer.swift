@@ -76,6 +76,9 @@ public struct SMTPServerFramer: Sendable {
     /// True when every line handed out has been answered: the next move is the client's.
     public var isAwaitingClient: Bool { unanswered == 0 }
 
+    /// Lines handed out and not answered yet (a pipelining client's group in progress).
+    public var unansweredLines: Int { unanswered }
+
     public mutating func append(_ bytes: ByteBuffer) {
         if buffer.readableBytes == 0 {
             buffer = bytes

@@ -29,7 +29,13 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
     private let idleTimeout: TimeAmount?
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    /// Since when the client has not taken our replies (the channel is not writable).
+    private var unwritableSince: NIODeadline?
     private var readPending = false
+    /// The first reply (the greeting, or a refusal in its place) has been written.
+    private var greeted = false
+    /// Input came before the greeting; the connection is being closed and reads nothing more.
+    private var rejected = false
 
     /// `idleTimeout`: how long the client may stay silent when it is its turn to speak; then
     /// it gets 421 4.4.2 and the connection closes. Time the session spends waiting for an
@@ -56,9 +62,30 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !rejected else { return }
+        guard greeted else {
+            // A client that talks before the 220 (a spam-bot signature) would take the greeting
+            // as the reply to its first command and stay one reply off from then on.
+            rejected = true
+            closeWith(SMTPReply(554, "5.5.1", "Protocol error: input before the greeting"), context: context)
+            return
+        }
         framer.append(unwrapInboundIn(data))
         armIdleTimer(context: context)
         _ = deliver(context: context)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableSince = nil
+        } else if unwritableSince == nil, let idleTimeout {
+            // A client that sends and never reads fills our side with replies; it is given the
+            // idle timeout to take them, like a client that sends nothing.
+            let now = context.eventLoop.now
+            unwritableSince = now
+            if idleTimer == nil { scheduleIdleTimer(at: now + idleTimeout, context: context) }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -91,14 +118,24 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
     private func idleTimerFired(context: ChannelHandlerContext) {
         idleTimer = nil
         guard let idleTimeout, context.channel.isActive else { return }
+        let now = context.eventLoop.now
+        let undrainedDeadline = unwritableSince.map { $0 + idleTimeout }
+        if let undrainedDeadline, undrainedDeadline <= now {
+            // Replies have not drained for the idle timeout: no reply could reach the client.
+            context.close(promise: nil)
+            return
+        }
         let deadline = lastActivity + idleTimeout
-        if deadline > context.eventLoop.now {
-            scheduleIdleTimer(at: deadline, context: context)
+        if deadline > now {
+            scheduleIdleTimer(at: min(deadline, undrainedDeadline ?? deadline), context: context)
             return
         }
         // While the session still owes a reply, the silence is ours, not the client's; its
         // reply re-arms the timer.
-        guard framer.isAwaitingClient else { return }
+        guard framer.isAwaitingClient else {
+            if let undrainedDeadline { scheduleIdleTimer(at: undrainedDeadline, context: context) }
+            return
+        }
         closeWith(SMTPReply(421, "4.4.2", "Idle timeout, closing connection"), context: context)
     }
 
@@ -116,16 +153,33 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
     /// each message); the threshold keeps a pipelining client cheap and a flooding one bounded.
     public static let maxBufferedWhileStopped = 64 * 1024
 
+    /// Lines handed to the session and not answered yet, at most. A client may pipeline
+    /// without limit (RFC 2920); past this many the rest waits in the framer, and once a read's
+    /// worth is waiting there reading stops, so a session stuck on its provider holds a bounded
+    /// amount of its client's input however fast the client sends.
+    public static let maxUnansweredLines = 128
+
     public func read(context: ChannelHandlerContext) {
-        if framer.isStopped, framer.bufferedBytes >= Self.maxBufferedWhileStopped {
+        if mustWithholdRead {
             readPending = true
         } else {
             context.read()
         }
     }
 
+    private var mustWithholdRead: Bool {
+        if framer.isStopped { return framer.bufferedBytes >= Self.maxBufferedWhileStopped }
+        return framer.unansweredLines >= Self.maxUnansweredLines && framer.bufferedBytes > 0
+    }
+
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !rejected else {
+            // The greeting lost its race with the client's early input: only the 554 goes out.
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
         let reply = unwrapOutboundIn(data)
+        greeted = true
         var buffer = context.channel.allocator.buffer(capacity: 64)
         reply.write(into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: promise)
@@ -142,12 +196,13 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
                 return
             }
         }
-        guard wasStopped, !framer.isStopped else { return }
+        let wasCapped = framer.unansweredLines + 1 >= Self.maxUnansweredLines
+        guard (wasStopped && !framer.isStopped) || wasCapped else { return }
         // The reply released input held back while waiting for it.
         if deliver(context: context) {
             context.fireChannelReadComplete()
         }
-        if readPending, !framer.isStopped {
+        if readPending, !mustWithholdRead {
             readPending = false
             context.read()
         }
@@ -156,7 +211,7 @@ public final class SMTPServerFramingHandler: ChannelDuplexHandler, RemovableChan
     /// Fires one batch of frames if there is any; returns whether it did.
     private func deliver(context: ChannelHandlerContext) -> Bool {
         var frames: [SMTPServerFrame] = []
-        while let frame = framer.next() {
+        while framer.unansweredLines < Self.maxUnansweredLines, let frame = framer.next() {
             frames.append(frame)
         }
         guard !frames.isEmpty else { return false }
