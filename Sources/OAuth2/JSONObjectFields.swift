@@ -8,6 +8,8 @@ struct JSONObjectFields {
         case string(String)
         case number(Double)
         case bool(Bool)
+        /// An array of numbers (Microsoft's `error_codes`); other arrays are `nested`.
+        case numbers([Double])
         case null
         case nested
 
@@ -21,6 +23,8 @@ struct JSONObjectFields {
                 self = .number(number)
             } else if let string = try? container.decode(String.self) {
                 self = .string(string)
+            } else if let numbers = try? container.decode([Double].self) {
+                self = .numbers(numbers)
             } else {
                 self = .nested
             }

@@ -155,6 +155,7 @@ public struct RefreshTokenGrant: Sendable {
         if let code = problem.oauthError { metadata["oauth_error"] = "\(code)" }
         if let traceID = problem.traceID { metadata["trace_id"] = "\(traceID)" }
         if let correlationID = problem.correlationID { metadata["correlation_id"] = "\(correlationID)" }
+        if let codes = problem.errorCodes { metadata["error_codes"] = "\(codes.map(String.init).joined(separator: ","))" }
         if problem.oauthError != nil { metadata["detail"] = "\(detail)" }
         if let retryIn { metadata["retry_in_ms"] = "\(retryIn.nanosecondsClamped / 1_000_000)" }
         logger.log(level: level, retryIn == nil ? "token request failed" : "token request failed; retrying", metadata: metadata)

@@ -33,7 +33,8 @@ enum TokenReply: Equatable {
             errorDescription: fields?.string("error_description").map { ReplyText.description(ReplyText.redact($0, secrets: secrets)) },
             reason: "HTTP \(status)",
             traceID: fields?.string("trace_id").flatMap(ReplyText.uuid),
-            correlationID: fields?.string("correlation_id").flatMap(ReplyText.uuid))
+            correlationID: fields?.string("correlation_id").flatMap(ReplyText.uuid),
+            errorCodes: errorCodes(fields?["error_codes"]))
         if (status == 400 || status == 401), let code = problem.oauthError, rejectingErrorCodes.contains(code) {
             return .rejected(problem)
         }
@@ -42,6 +43,14 @@ enum TokenReply: Equatable {
             return .retryable(problem)
         }
         return .failed(problem)
+    }
+
+    /// Microsoft's AADSTS numbers (e.g. 7000215, invalid client secret): only whole numbers in
+    /// range, at most eight, so a hostile endpoint cannot make the log line long.
+    static func errorCodes(_ value: JSONObjectFields.Value?) -> [Int]? {
+        guard case .numbers(let numbers)? = value else { return nil }
+        let codes = numbers.prefix(8).compactMap { $0 >= 0 && $0 < 100_000_000 && $0.rounded() == $0 ? Int($0) : nil }
+        return codes.isEmpty ? nil : codes
     }
 
     private static func parseSuccess(status: Int, body: [UInt8]) -> TokenReply {
@@ -97,4 +106,5 @@ struct TokenReplyProblem: Equatable {
     /// Microsoft's ids for its support, kept only when they are UUIDs.
     var traceID: String? = nil
     var correlationID: String? = nil
+    var errorCodes: [Int]? = nil
 }

@@ -11,6 +11,23 @@ import Testing
         return false
     }
 
+    /// Microsoft's AADSTS numbers name the cause (7000215: wrong client secret); only whole
+    /// numbers in range are kept, at most eight (issue 13, item 7).
+    @Test func microsoftErrorCodesAreKept() {
+        guard case .rejected(let problem) = classify(401, #"{"error":"invalid_client","error_codes":[7000215,50034.5,-1,1e12]}"#) else {
+            Issue.record("expected rejected"); return
+        }
+        #expect(problem.errorCodes == [7000215])
+        guard case .failed(let many) = classify(403, #"{"error":"x","error_codes":[1,2,3,4,5,6,7,8,9,10]}"#) else {
+            Issue.record("expected failed"); return
+        }
+        #expect(many.errorCodes == [1, 2, 3, 4, 5, 6, 7, 8])
+        guard case .failed(let strings) = classify(403, #"{"error":"x","error_codes":["7000215 secret"]}"#) else {
+            Issue.record("expected failed"); return
+        }
+        #expect(strings.errorCodes == nil)
+    }
+
     @Test func goodReply() {
         #expect(classify(200, #"{"access_token":"ya29.abc","expires_in":3599,"token_type":"Bearer","scope":"x"}"#)
             == .token(value: "ya29.abc", expiresIn: .seconds(3599), refreshToken: nil))
