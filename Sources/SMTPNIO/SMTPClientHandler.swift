@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import NIOTLS
 import SMTPCore
 
 /// One thing to send upstream: command bytes (or a body chunk), and whether a reply is due.
@@ -34,8 +35,13 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
     private struct Pending {
         var promise: EventLoopPromise<SMTPReply>
         var timeout: Scheduled<Void>?
-        var startTLS: (NIOSSLContext, String?)?
+        var startTLS: (context: NIOSSLContext, hostname: String?, timeout: TimeAmount)?
     }
+
+    /// The 220 to STARTTLS, held until the handshake completes: the next command then goes out
+    /// only over TLS, and a failed handshake fails STARTTLS itself with the TLS error (otherwise
+    /// the command written next could fail first, with nothing but "I/O on closed channel").
+    private var handshake: (promise: EventLoopPromise<SMTPReply>, reply: SMTPReply, timeout: Scheduled<Void>)?
 
     /// RFC 5321 allows 512 octets per reply line; leave room for chatty servers, bounded.
     public static let maxReplyLineLength = 4096
@@ -76,7 +82,7 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
             case .command(let timeout, let step):
                 enqueue(context: context, promise: replyPromise, timeout: timeout, step: step, startTLS: nil)
             case .startTLS(let timeout, let sslContext, let hostname):
-                enqueue(context: context, promise: replyPromise, timeout: timeout, step: "STARTTLS", startTLS: (sslContext, hostname))
+                enqueue(context: context, promise: replyPromise, timeout: timeout, step: "STARTTLS", startTLS: (sslContext, hostname, timeout))
             case .body:
                 break
             }
@@ -84,7 +90,7 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(request.bytes), promise: promise)
     }
 
-    private func enqueue(context: ChannelHandlerContext, promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount, step: String, startTLS: (NIOSSLContext, String?)?) {
+    private func enqueue(context: ChannelHandlerContext, promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount, step: String, startTLS: (context: NIOSSLContext, hostname: String?, timeout: TimeAmount)?) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let scheduled = context.eventLoop.scheduleTask(in: timeout) {
             let (handler, context) = bound.value
@@ -115,7 +121,7 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
                 return
             }
             head.timeout?.cancel()
-            if let (sslContext, hostname) = head.startTLS, reply.code == 220 {
+            if let (sslContext, hostname, timeout) = head.startTLS, reply.code == 220 {
                 guard buffer.readableBytes == 0, !parser.isMidReply else {
                     head.promise.fail(SMTPNIOError.plaintextAfterStartTLS)
                     fail(context: context, error: SMTPNIOError.plaintextAfterStartTLS)
@@ -129,6 +135,13 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
                     fail(context: context, error: error)
                     return
                 }
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let scheduled = context.eventLoop.scheduleTask(in: timeout) {
+                    let (handler, context) = bound.value
+                    handler.fail(context: context, error: SMTPNIOError.timeout("TLS handshake"))
+                }
+                handshake = (head.promise, reply, scheduled)
+                continue
             }
             head.promise.succeed(reply)
         }
@@ -138,6 +151,15 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
             // Replies that keep arriving split mid-line must not grow the buffer for ever.
             buffer.discardReadBytes()
         }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent, let (promise, reply, timeout) = handshake {
+            handshake = nil
+            timeout.cancel()
+            promise.succeed(reply)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -157,6 +179,11 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: any Error) {
         if failure == nil { failure = error }
+        if let (promise, _, timeout) = handshake {
+            handshake = nil
+            timeout.cancel()
+            promise.fail(error)
+        }
         while let head = pending.popFirst() {
             head.timeout?.cancel()
             head.promise.fail(error)

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import NIOSSL
+import NIOTLS
 import Testing
 @testable import SMTPCore
 @testable import SMTPNIO
@@ -44,6 +45,44 @@ import Testing
         let startTLS = try send(channel, "STARTTLS", kind: .startTLS(timeout: .seconds(30), context: context, serverHostname: "example.com"))
         _ = try? channel.writeInbound(ByteBuffer(string: "220 go ahead\r\n250 injected\r\n"))
         #expect(throws: SMTPNIOError.plaintextAfterStartTLS) { try startTLS.wait() }
+        #expect(!channel.isActive)
+    }
+
+    /// The 220 to STARTTLS completes only once the TLS handshake has: a handshake that fails
+    /// (an untrusted certificate) fails STARTTLS with the TLS error, not the next command with
+    /// "I/O on closed channel", whichever of the two the event loop gets to first.
+    private func startTLSAnswered(_ channel: EmbeddedChannel) throws -> EventLoopFuture<SMTPReply> {
+        try channel.writeInbound(ByteBuffer(string: "220 hi\r\n"))
+        let context = try NIOSSLContext(configuration: .makeClientConfiguration())
+        let startTLS = try send(channel, "STARTTLS", kind: .startTLS(timeout: .seconds(30), context: context, serverHostname: "example.com"))
+        try channel.writeInbound(ByteBuffer(string: "220 go ahead\r\n"))
+        return startTLS
+    }
+
+    @Test func startTLSCompletesWhenTheHandshakeHas() throws {
+        let (channel, _) = try makeChannel()
+        let startTLS = try startTLSAnswered(channel)
+        var completed: SMTPReply?
+        startTLS.whenSuccess { completed = $0 }
+        #expect(completed == nil)
+        channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
+        #expect(completed?.code == 220)
+        _ = try? channel.finish()
+    }
+
+    @Test func aFailedHandshakeFailsStartTLSWithTheTLSError() throws {
+        let (channel, _) = try makeChannel()
+        let startTLS = try startTLSAnswered(channel)
+        channel.pipeline.fireErrorCaught(NIOSSLError.handshakeFailed(.sslError([])))
+        #expect(throws: NIOSSLError.self) { try startTLS.wait() }
+        #expect(!channel.isActive)
+    }
+
+    @Test func aHandshakeThatNeverEndsTimesOut() throws {
+        let (channel, _) = try makeChannel()
+        let startTLS = try startTLSAnswered(channel)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(31))
+        #expect(throws: SMTPNIOError.timeout("TLS handshake")) { try startTLS.wait() }
         #expect(!channel.isActive)
     }
 
