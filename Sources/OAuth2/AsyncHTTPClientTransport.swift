@@ -27,6 +27,22 @@ public struct AsyncHTTPClientTransport: TokenHTTPTransport {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
+        return try await execute(request, timeout: timeout)
+    }
+
+    public func send(_ request: TokenHTTPRequest, timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
+        var httpRequest = HTTPClientRequest(url: request.url)
+        httpRequest.method = request.method == .GET ? .GET : .POST
+        for header in request.headers {
+            httpRequest.headers.add(name: header.name, value: header.value)
+        }
+        if let body = request.body {
+            httpRequest.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return try await execute(httpRequest, timeout: timeout)
+    }
+
+    private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
         let client = self.client
         let maxResponseBytes = self.maxResponseBytes
         // The deadline bounds the whole exchange including the body: a server that sends headers and

@@ -2,7 +2,9 @@ import Foundation
 import Logging
 import Resilience
 
-/// One refresh-token exchange, retried with backoff when the failure may be transient.
+/// One token request for any grant (the name is historical: refresh_token was the first),
+/// retried with backoff when the failure may be transient. Assertions are signed, federated
+/// token files read and workload-identity steps run again for every attempt.
 public struct RefreshTokenGrant: Sendable {
     public struct Configuration: Sendable {
         /// For one HTTP exchange, connect to last body byte.
@@ -21,12 +23,14 @@ public struct RefreshTokenGrant: Sendable {
         }
     }
 
-    private let transport: any TokenHTTPTransport
+    let transport: any TokenHTTPTransport
     public let configuration: Configuration
     private let now: @Sendable () -> ContinuousClock.Instant
     private let sleep: @Sendable (Duration) async throws -> Void
     private let jitter: @Sendable (Duration) -> Duration
     private let breakers: CircuitBreakerRegistry?
+    /// The time written into JWT assertions (`iat`, `nbf`, `exp`); the provider compares it with its own clock.
+    let wallClock: @Sendable () -> Date
 
     /// - Parameters:
     ///   - now: when a request is sent; the token's `expiresAt` counts from it.
@@ -34,13 +38,16 @@ public struct RefreshTokenGrant: Sendable {
     ///   - jitter: picks the actual pause given its cap; nil means full jitter (uniform in 0...cap).
     ///   - breakers: one circuit breaker per token endpoint host, so an outage costs one probe
     ///     per cool-down instead of a request (with retries) per account.
+    ///   - wallClock: the time JWT assertions are issued at.
     public init(transport: any TokenHTTPTransport,
                 configuration: Configuration = .init(),
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
                 jitter: (@Sendable (Duration) -> Duration)? = nil,
-                breakers: CircuitBreakerRegistry? = nil) {
+                breakers: CircuitBreakerRegistry? = nil,
+                wallClock: @escaping @Sendable () -> Date = { Date() }) {
         self.breakers = breakers
+        self.wallClock = wallClock
         self.transport = transport
         self.configuration = configuration
         self.now = now
@@ -52,7 +59,7 @@ public struct RefreshTokenGrant: Sendable {
     /// `logger` should carry the account's metadata; each failed attempt logs one line to it.
     public func fetch(_ credentials: OAuth2Credentials, logger: Logger? = nil) async throws(TokenError) -> (token: AccessToken, newRefreshToken: String?) {
         let logger = logger ?? Self.silentLogger
-        let secrets = [credentials.refreshToken, credentials.clientSecret].compactMap { $0 }
+        let secrets = credentials.secrets
         guard let host = Self.host(of: credentials.tokenURL) else {
             logger.error("token request not sent: token URL is not an absolute http(s) URL")
             throw .unavailable("token URL is not an absolute http(s) URL")
@@ -79,22 +86,32 @@ public struct RefreshTokenGrant: Sendable {
     }
 
     private func exchange(_ credentials: OAuth2Credentials, host: String, secrets: [String], logger: Logger) async throws(TokenError) -> (token: AccessToken, newRefreshToken: String?) {
-        let body = FormURLEncoding.encode(credentials.refreshGrantFields)
         let attempts = max(1, configuration.maxAttempts)
         var attempt = 1
         while true {
             let sentAt = now()
             let reply: TokenReply
-            do {
-                let (status, bytes) = try await transport.postForm(url: credentials.tokenURL, body: body, timeout: configuration.requestTimeout)
-                reply = TokenReply.classify(status: status, body: bytes, secrets: secrets)
-            } catch {
-                if Task.isCancelled || error is CancellationError {
-                    logger.warning("token request cancelled", metadata: ["token_host": "\(host)", "attempt": "\(attempt)"])
-                    throw .unavailable("token request to \(host) cancelled")
+            switch await tokenForm(for: credentials, secrets: secrets) {
+            case .failure(.notSent(let why)):
+                logger.error("token request not sent", metadata: ["token_host": "\(host)", "attempt": "\(attempt)", "reason": "\(why)"])
+                throw .unavailable(why)
+            case .failure(.cancelled):
+                logger.warning("token request cancelled", metadata: ["token_host": "\(host)", "attempt": "\(attempt)"])
+                throw .unavailable("token request to \(host) cancelled")
+            case .failure(.step(let stepReply)):
+                reply = stepReply
+            case .success(let form):
+                let secrets = secrets + form.secrets
+                do {
+                    let (status, bytes) = try await transport.postForm(url: credentials.tokenURL, body: form.body, timeout: configuration.requestTimeout)
+                    reply = TokenReply.classify(status: status, body: bytes, secrets: secrets)
+                } catch {
+                    if Task.isCancelled || error is CancellationError {
+                        logger.warning("token request cancelled", metadata: ["token_host": "\(host)", "attempt": "\(attempt)"])
+                        throw .unavailable("token request to \(host) cancelled")
+                    }
+                    reply = .retryable(Self.transportProblem(error, secrets: secrets))
                 }
-                let what = ReplyText.description(ReplyText.redact(String(describing: error), secrets: secrets))
-                reply = .retryable(TokenReplyProblem(status: 0, oauthError: nil, errorDescription: nil, reason: "transport error: \(what)"))
             }
 
             switch reply {
@@ -106,17 +123,21 @@ public struct RefreshTokenGrant: Sendable {
 
             case .rejected(let problem):
                 let detail = Self.detail(problem)
-                Self.log(problem, detail: detail, host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
+                var remedy: Logger.Metadata = [:]
+                if credentials.usesRefreshToken, problem.step == nil, problem.oauthError == "invalid_grant" {
+                    remedy["fix"] = "\(Self.authorizeCommand(for: credentials, logger: logger))"
+                }
+                Self.log(problem, detail: detail, host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger, extra: remedy)
                 throw .credentialsRejected(detail)
 
             case .failed(let problem):
                 Self.log(problem, detail: Self.detail(problem), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
-                throw .unavailable("\(host) answered \(Self.summary(problem))")
+                throw .unavailable("\(problem.host ?? host) answered \(Self.summary(problem))")
 
             case .retryable(let problem):
                 guard attempt < attempts else {
                     Self.log(problem, detail: Self.detail(problem), host: host, attempt: attempt, retryIn: nil, level: .error, logger: logger)
-                    throw .unavailable("\(host): \(Self.summary(problem)) (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
+                    throw .unavailable("\(problem.host ?? host): \(Self.summary(problem)) (gave up after \(attempt) attempt\(attempt == 1 ? "" : "s"))")
                 }
                 let pause = jitter(RetryBackoff.cap(afterAttempt: attempt, initial: configuration.initialBackoff, maximum: configuration.maxBackoff))
                 Self.log(problem, detail: Self.detail(problem), host: host, attempt: attempt, retryIn: pause, level: .warning, logger: logger)
@@ -145,12 +166,14 @@ public struct RefreshTokenGrant: Sendable {
     }
 
     private static func log(_ problem: TokenReplyProblem, detail: String, host: String, attempt: Int, retryIn: Duration?,
-                            level: Logger.Level, logger: Logger) {
-        var metadata: Logger.Metadata = [
+                            level: Logger.Level, logger: Logger, extra: Logger.Metadata = [:]) {
+        var metadata: Logger.Metadata = extra.merging([
             "token_host": "\(host)",
             "attempt": "\(attempt)",
             "reason": "\(problem.reason)",
-        ]
+        ]) { $1 }
+        if let step = problem.step { metadata["step"] = "\(step)" }
+        if let stepHost = problem.host { metadata["step_host"] = "\(stepHost)" }
         if problem.status != 0 { metadata["http_status"] = "\(problem.status)" }
         if let code = problem.oauthError { metadata["oauth_error"] = "\(code)" }
         if let traceID = problem.traceID { metadata["trace_id"] = "\(traceID)" }

@@ -74,8 +74,12 @@ public final class TokenCache: Sendable {
     }
 
     /// The refresh token that the next refresh would send: the configured one, or the latest rotated one.
+    /// Nil for unknown keys and for grants without a refresh token.
     public func currentRefreshToken(forKey key: String) -> String? {
-        state.withLockedValue { $0.accounts[key]?.current.refreshToken }
+        state.withLockedValue { state in
+            guard let current = state.accounts[key]?.current, current.usesRefreshToken else { return nil }
+            return current.refreshToken
+        }
     }
 
     // MARK: - Tokens
@@ -178,7 +182,7 @@ public final class TokenCache: Sendable {
             switch result {
             case .success(let fetched):
                 account.cached = CachedToken(token: fetched.token, startedAt: launch.startedAt, margin: margin)
-                if let rotated = fetched.newRefreshToken, rotated != account.current.refreshToken {
+                if let rotated = fetched.newRefreshToken, account.current.usesRefreshToken, rotated != account.current.refreshToken {
                     account.current.refreshToken = rotated
                     rotatedTo = rotated
                 }

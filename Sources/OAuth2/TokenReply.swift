@@ -107,4 +107,7 @@ struct TokenReplyProblem: Equatable {
     var traceID: String? = nil
     var correlationID: String? = nil
     var errorCodes: [Int]? = nil
+    /// For the steps before the token request (Google workload identity): which one and its host.
+    var step: String? = nil
+    var host: String? = nil
 }
