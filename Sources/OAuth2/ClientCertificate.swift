@@ -22,6 +22,9 @@ public struct ClientCertificate: Sendable {
     /// - Throws: `OAuth2CredentialError` naming `.certificate` or `.privateKey`, or `.privateKey`
     ///   when the key is not the certificate's. The message never quotes either input.
     public init(certificatePEM: String, privateKeyPEM: String) throws {
+        guard !certificatePEM.allSatisfy(\.isWhitespace) else {
+            throw OAuth2CredentialError(part: .certificate, reason: "is empty")
+        }
         let documents: [PEMDocument]
         do {
             documents = try PEMDocument.parseMultiple(pemString: certificatePEM)
@@ -59,6 +62,7 @@ public struct ClientCertificate: Sendable {
         func failure(_ reason: String) -> OAuth2CredentialError {
             OAuth2CredentialError(part: part, field: field, reason: reason)
         }
+        if pem.allSatisfy(\.isWhitespace) { throw failure("is empty") }
         if pem.contains("ENCRYPTED") {
             throw failure("is encrypted; an unencrypted PKCS#8 or PKCS#1 PEM key is needed")
         }
@@ -71,7 +75,7 @@ public struct ClientCertificate: Sendable {
         let keyDocuments = documents.filter { $0.discriminator == "PRIVATE KEY" || $0.discriminator == "RSA PRIVATE KEY" }
         guard let document = keyDocuments.first else {
             if documents.contains(where: { $0.discriminator == "EC PRIVATE KEY" }) {
-                throw failure("is an EC key; an RSA key is needed")
+                throw failure("is not an RSA key (PS256 and RS256 need RSA)")
             }
             throw failure("no -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY----- block found")
         }
@@ -80,6 +84,10 @@ public struct ClientCertificate: Sendable {
         do {
             small = try _RSA.Signing.PrivateKey(unsafeDERRepresentation: document.derBytes)
         } catch {
+            // A PKCS#8 key of another type reads as a key, just not an RSA one.
+            if (try? Certificate.PrivateKey(pemDocument: document)) != nil {
+                throw failure("is not an RSA key (PS256 and RS256 need RSA)")
+            }
             throw failure("the \(document.discriminator) block is not a readable RSA private key")
         }
         guard small.keySizeInBits >= 2048 else {

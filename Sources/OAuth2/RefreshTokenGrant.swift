@@ -65,32 +65,41 @@ public struct RefreshTokenGrant: Sendable {
             throw .unavailable("token URL is not an absolute http(s) URL")
         }
         guard let breaker = breakers?.breaker(for: host) else {
-            return try await exchange(credentials, host: host, secrets: secrets, logger: logger)
+            var failureFromTokenHost = false
+            return try await exchange(credentials, host: host, secrets: secrets, logger: logger, failureFromTokenHost: &failureFromTokenHost)
         }
         if case .rejected(let retryAfter) = breaker.permit() {
             throw .endpointCircuitOpen(host: host, retryAfter: retryAfter)
         }
+        var failureFromTokenHost = false
         do {
-            let result = try await exchange(credentials, host: host, secrets: secrets, logger: logger)
+            let result = try await exchange(credentials, host: host, secrets: secrets, logger: logger, failureFromTokenHost: &failureFromTokenHost)
             breaker.recordSuccess()
             return result
         } catch {
-            // A rejection is an answer: the endpoint works. Cancellation says nothing about it.
+            // A rejection is an answer: the endpoint works. Cancellation says nothing about it, and
+            // neither does a failure before the token request (an unreadable federated token file,
+            // the metadata server or IAM failing): the token host's breaker must not open for those.
+            // A probe that reports nothing is presumed lost and the breaker picks another.
             if case .credentialsRejected = error {
-                breaker.recordSuccess()
-            } else if !Task.isCancelled {
+                if failureFromTokenHost { breaker.recordSuccess() }
+            } else if !Task.isCancelled && failureFromTokenHost {
                 breaker.recordFailure()
             }
             throw error
         }
     }
 
-    private func exchange(_ credentials: OAuth2Credentials, host: String, secrets: [String], logger: Logger) async throws(TokenError) -> (token: AccessToken, newRefreshToken: String?) {
+    /// - Parameter failureFromTokenHost: set to whether the last attempt's failure came from the
+    ///   token endpoint itself (an answer or a transport error), for its circuit breaker.
+    private func exchange(_ credentials: OAuth2Credentials, host: String, secrets: [String], logger: Logger,
+                          failureFromTokenHost: inout Bool) async throws(TokenError) -> (token: AccessToken, newRefreshToken: String?) {
         let attempts = max(1, configuration.maxAttempts)
         var attempt = 1
         while true {
             let sentAt = now()
             let reply: TokenReply
+            failureFromTokenHost = false
             switch await tokenForm(for: credentials, secrets: secrets) {
             case .failure(.notSent(let why)):
                 logger.error("token request not sent", metadata: ["token_host": "\(host)", "attempt": "\(attempt)", "reason": "\(why)"])
@@ -101,6 +110,7 @@ public struct RefreshTokenGrant: Sendable {
             case .failure(.step(let stepReply)):
                 reply = stepReply
             case .success(let form):
+                failureFromTokenHost = true
                 let secrets = secrets + form.secrets
                 do {
                     let (status, bytes) = try await transport.postForm(url: credentials.tokenURL, body: form.body, timeout: configuration.requestTimeout)

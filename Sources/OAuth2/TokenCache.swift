@@ -64,6 +64,20 @@ public final class TokenCache: Sendable {
         _ = state.withLockedValue { $0.accounts.removeValue(forKey: key) }
     }
 
+    /// Removes every key not in `keys`: after a reload, pass the keys still configured. A key
+    /// shared by many accounts (`OAuth2Credentials.tokenCacheKey`) stays while any of them uses it,
+    /// which `removeAccount` for one of those accounts would not know.
+    public func removeAccounts(except keys: Set<String>) {
+        state.withLockedValue { state in
+            state.accounts = state.accounts.filter { keys.contains($0.key) }
+        }
+    }
+
+    /// The keys currently configured.
+    public var keys: Set<String> {
+        state.withLockedValue { Set($0.accounts.keys) }
+    }
+
     /// For status pages: when the cached token expires (nil if none), and whether the
     /// provider rejected the credentials.
     public func status(forKey key: String) -> (expiresAt: ContinuousClock.Instant?, credentialsRejected: Bool) {

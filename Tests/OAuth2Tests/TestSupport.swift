@@ -41,10 +41,19 @@ final class ScriptedTransport: TokenHTTPTransport {
         }
     }
 
+    /// Every request in order, token forms (as POSTs with the form as body) and `send`s alike.
+    struct Request: Sendable {
+        var request: TokenHTTPRequest
+        var timeout: Duration
+        var isForm: Bool
+        var bodyText: String { String(decoding: request.body ?? [], as: UTF8.self) }
+    }
+
     private struct State {
         var script: [ScriptedReply]
         var fallback: ScriptedReply
         var sent: [Sent] = []
+        var requests: [Request] = []
         var held = false
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
@@ -56,6 +65,7 @@ final class ScriptedTransport: TokenHTTPTransport {
     }
 
     var sent: [Sent] { state.withLockedValue { $0.sent } }
+    var requests: [Request] { state.withLockedValue { $0.requests } }
     var requestCount: Int { state.withLockedValue { $0.sent.count } }
 
     func enqueue(_ replies: ScriptedReply...) {
@@ -79,8 +89,22 @@ final class ScriptedTransport: TokenHTTPTransport {
     func postForm(url: String, body: String, timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
         let reply = state.withLockedValue { state in
             state.sent.append(Sent(url: url, body: body, timeout: timeout))
+            state.requests.append(Request(request: TokenHTTPRequest(method: .POST, url: url, body: Array(body.utf8)), timeout: timeout, isForm: true))
             return state.script.isEmpty ? state.fallback : state.script.removeFirst()
         }
+        return try await answer(reply)
+    }
+
+    /// Answers from the same script as `postForm`, in order.
+    func send(_ request: TokenHTTPRequest, timeout: Duration) async throws -> (status: Int, body: [UInt8]) {
+        let reply = state.withLockedValue { state in
+            state.requests.append(Request(request: request, timeout: timeout, isForm: false))
+            return state.script.isEmpty ? state.fallback : state.script.removeFirst()
+        }
+        return try await answer(reply)
+    }
+
+    private func answer(_ reply: ScriptedReply) async throws -> (status: Int, body: [UInt8]) {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let mustWait = state.withLockedValue { state in
                 if state.held { state.waiting.append(continuation) }
