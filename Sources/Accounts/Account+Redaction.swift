@@ -25,7 +25,9 @@ extension Account: CustomStringConvertible, CustomDebugStringConvertible, Custom
             ("provider", provider.rawValue),
             ("clientID", quoted(clientID)),
             ("clientSecret", redacted(clientSecret)),
-            ("refreshToken", Account.redactedMarker),
+            ("refreshToken", redacted(refreshToken)),
+            ("grant", rendered(grant)),
+            ("credentialName", credentialName.map(quoted) ?? "nil"),
             ("password", redacted(password)),
             ("tokenURL", quoted(tokenURL)),
             ("scope", scope.map(quoted) ?? "nil"),
@@ -38,6 +40,19 @@ extension Account: CustomStringConvertible, CustomDebugStringConvertible, Custom
             ("maxMessagesPerConnection", String(maxMessagesPerConnection)),
             ("limits", rendered(limits)),
         ]
+    }
+
+    /// Paths and emails print; a refresh token and key bytes do not.
+    private func rendered(_ grant: AccountGrant) -> String {
+        switch grant {
+        case .refreshToken: "refresh_token"
+        case .clientSecret: "client_credentials(client_secret)"
+        case .clientCertificate(let certificate, let key): "client_credentials(certificate: \(certificate), key: \(key))"
+        case .federatedToken(let file): "workload_identity(federated_token_file: \(file.map(quoted) ?? "$AZURE_FEDERATED_TOKEN_FILE"))"
+        case .serviceAccount(let key): "service_account(\(key))"
+        case .googleWorkloadIdentity(let email, let host, let url):
+            "workload_identity(service_account_email: \(quoted(email)), metadata_host: \(host.map(quoted) ?? "nil"), iam_credentials_url: \(url.map(quoted) ?? "nil"))"
+        }
     }
 
     /// Limits are not secret, and an operator wondering why mail is held back needs them.

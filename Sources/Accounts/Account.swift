@@ -10,7 +10,10 @@ public struct Account: Sendable, Hashable {
     public var provider: Provider
     public var clientID: String
     public var clientSecret: String?
-    public var refreshToken: String
+    /// How tokens are obtained; see `AccountGrant`.
+    public var grant: AccountGrant
+    /// The shared `credentials` entry the grant came from, if any (for status and logs).
+    public var credentialName: String?
     /// What the app sends as its SMTP password. Nil means the account cannot log in.
     public var password: String?
     /// Resolved: defaults applied, `{tenant}` substituted.
@@ -36,6 +39,8 @@ public struct Account: Sendable, Hashable {
     /// hand-built account is throttled like a loaded one. Because nil means "default", an
     /// outlook account without any scope can only be had by setting `scope = nil` afterwards.
     ///
+    /// `grant` wins over `refreshToken`; with neither, the grant is an empty refresh token.
+    ///
     /// Nothing is validated here (that is the loader's job); a `custom` account with no
     /// `tokenURL`/`smtpHost` gets empty strings.
     public init(
@@ -44,7 +49,9 @@ public struct Account: Sendable, Hashable {
         provider: Provider,
         clientID: String,
         clientSecret: String? = nil,
-        refreshToken: String,
+        refreshToken: String? = nil,
+        grant: AccountGrant? = nil,
+        credentialName: String? = nil,
         password: String? = nil,
         tokenURL: String? = nil,
         scope: String? = nil,
@@ -63,7 +70,8 @@ public struct Account: Sendable, Hashable {
         self.provider = provider
         self.clientID = clientID
         self.clientSecret = clientSecret
-        self.refreshToken = refreshToken
+        self.grant = grant ?? .refreshToken(refreshToken ?? "")
+        self.credentialName = credentialName
         self.password = password
         self.tokenURL = tokenURL.map { substitutingTenant(in: $0, tenant: resolvedTenant) }
             ?? provider.defaultTokenURL(tenant: resolvedTenant)
@@ -78,6 +86,12 @@ public struct Account: Sendable, Hashable {
         self.maxConnections = resolvedMaxConnections
         self.maxMessagesPerConnection = maxMessagesPerConnection
         self.limits = limits ?? AccountLimits.defaults(for: provider, maxConnections: resolvedMaxConnections)
+    }
+
+    /// The mailbox's own refresh token; nil for the app-only and keyless grants.
+    public var refreshToken: String? {
+        if case .refreshToken(let token) = grant { return token }
+        return nil
     }
 
     /// An account without a configured password exists only so mail can be attributed to it

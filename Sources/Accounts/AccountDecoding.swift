@@ -5,9 +5,10 @@ enum AccountDecoding {
     /// `index` is nil for an account that is a document of its own. Files read along the way
     /// (`{"file": …}` values, `tls_ca_file`) are recorded in `log`.
     static func decode(
-        _ value: JSONValue, index: Int?, source: String, baseDirectory: String?, log: inout ReadLog
+        _ value: JSONValue, index: Int?, source: String, baseDirectory: String?,
+        credentials: SharedCredentials = SharedCredentials(), log: inout ReadLog
     ) throws(ConfigError) -> Account {
-        guard case .object(let members) = value else {
+        guard case .object(var members) = value else {
             throw ConfigError(source: source, index: index, message: "must be a JSON object, got \(value.typeName)")
         }
         var reader = AccountFieldReader(members: members, source: source, index: index)
@@ -17,6 +18,8 @@ enum AccountDecoding {
             let hint = AccountField.suggestion(for: unknown).map { " (did you mean \"\($0.rawValue)\"?)" } ?? ""
             throw reader.error(rawField: unknown, "unknown field\(hint)")
         }
+        let credentialName: String?
+        (members, credentialName) = try credentials.merged(into: members, reader: reader)
 
         // From here on every field holds its value, wherever the value was kept; the label is
         // worked out again because email or account_id may have come from a file.
@@ -34,20 +37,16 @@ enum AccountDecoding {
         reader.accountID = accountID
 
         let provider = try reader.requiredEnum(.provider, as: Provider.self)
-        let clientID = try reader.requiredString(.clientID)
-        let clientSecret = provider.requiresClientSecret
-            ? try reader.requiredString(.clientSecret, because: "for provider \"\(provider.rawValue)\"")
-            : try reader.optionalString(.clientSecret)
-        let refreshToken = try reader.requiredString(.refreshToken)
-        for (field, value) in [(AccountField.clientID, clientID), (.clientSecret, clientSecret), (.refreshToken, refreshToken)] {
-            if let value, let problem = AccountValidation.credentialProblem(value) { throw reader.error(field, problem) }
-        }
+        let grantType = try reader.optionalEnum(.grant, as: GrantType.self) ?? .refreshToken
+        let givenTenant = try reader.optionalString(.tenant)
+        let tenant = givenTenant ?? provider.defaultTenant
+        if let tenant, let problem = AccountValidation.tenantProblem(tenant) { throw reader.error(.tenant, problem) }
+        let granted = try AccountGrantDecoding.decode(grantType, reader: reader, provider: provider, tenantGiven: givenTenant != nil,
+                                                      tenant: tenant, baseDirectory: baseDirectory, log: &log)
         // The password is compared byte-for-byte with what the app sends, so it is taken as is.
         let password = try reader.optionalString(.password)
 
-        let tenant = try reader.optionalString(.tenant) ?? provider.defaultTenant
-        if let tenant, let problem = AccountValidation.tenantProblem(tenant) { throw reader.error(.tenant, problem) }
-        let scope = try reader.optionalString(.scope) ?? provider.defaultScope
+        let scope = try reader.optionalString(.scope) ?? granted.defaultScope
         if let scope, let problem = AccountValidation.scopeProblem(scope) { throw reader.error(.scope, problem) }
 
         let smtpTLS = try reader.optionalEnum(.smtpTLS, as: SMTPTLSMode.self) ?? .starttls
@@ -58,7 +57,7 @@ enum AccountDecoding {
             throw reader.error(.smtpTLS, "\"none\" (plain-text SMTP) is allowed only when smtp_host is a loopback address (127.0.0.0/8, ::1, localhost)")
         }
 
-        let tokenURL = try resolvedTokenURL(reader, provider: provider, tenant: tenant)
+        let tokenURL = try resolvedTokenURL(reader, provider: provider, tenant: tenant, fallback: granted.tokenURL)
 
         var tlsCAFile: String?
         if let rawPath = try reader.optionalString(.tlsCAFile) {
@@ -75,7 +74,8 @@ enum AccountDecoding {
 
         return Account(
             accountID: accountID, email: email, provider: provider,
-            clientID: clientID, clientSecret: clientSecret, refreshToken: refreshToken, password: password,
+            clientID: granted.clientID, clientSecret: granted.clientSecret, grant: granted.grant, credentialName: credentialName,
+            password: password,
             tokenURL: tokenURL, scope: scope, tenant: tenant,
             smtpHost: smtpHost, smtpPort: smtpPort, smtpTLS: smtpTLS, tlsCAFile: tlsCAFile,
             maxConnections: maxConnections, maxMessagesPerConnection: maxMessages, limits: limits
@@ -131,9 +131,9 @@ enum AccountDecoding {
         return LoopbackHost.unbracketed(host)
     }
 
-    private static func resolvedTokenURL(_ reader: AccountFieldReader, provider: Provider, tenant: String?) throws(ConfigError) -> String {
+    private static func resolvedTokenURL(_ reader: AccountFieldReader, provider: Provider, tenant: String?, fallback: String?) throws(ConfigError) -> String {
         let template: String
-        if let defaultTemplate = provider.defaultTokenURLTemplate {
+        if let defaultTemplate = fallback ?? provider.defaultTokenURLTemplate {
             template = try reader.optionalString(.tokenURL) ?? defaultTemplate
         } else {
             template = try reader.requiredString(.tokenURL, because: "for provider \"\(provider.rawValue)\"")

@@ -7,6 +7,15 @@ enum AccountField: String, CaseIterable, Sendable {
     case clientID = "client_id"
     case clientSecret = "client_secret"
     case refreshToken = "refresh_token"
+    case grant
+    case credential
+    case certificateFile = "certificate_file"
+    case privateKeyFile = "private_key_file"
+    case serviceAccountFile = "service_account_file"
+    case federatedTokenFile = "federated_token_file"
+    case serviceAccountEmail = "service_account_email"
+    case metadataHost = "metadata_host"
+    case iamCredentialsURL = "iam_credentials_url"
     case password
     case tokenURL = "token_url"
     case scope
@@ -85,8 +94,11 @@ struct AccountFieldReader {
     let index: Int?
     /// Best-known identity of the account for error messages; refined once validated.
     var accountID: String?
+    /// Put before field names in errors: "credentials.NAME." for a shared credential's fields.
+    var fieldPrefix = ""
 
-    init(members: [JSONMember], source: String, index: Int?) {
+    init(members: [JSONMember], source: String, index: Int?, fieldPrefix: String = "") {
+        self.fieldPrefix = fieldPrefix
         // The parser already rejected duplicate keys, so this cannot drop anything.
         self.members = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
         self.orderedKeys = members.map(\.key)
@@ -96,11 +108,11 @@ struct AccountFieldReader {
     }
 
     func error(_ field: AccountField?, _ message: String) -> ConfigError {
-        ConfigError(source: source, accountID: accountID, index: index, field: field?.rawValue, message: message)
+        ConfigError(source: source, accountID: accountID, index: index, field: field.map { fieldPrefix + $0.rawValue }, message: message)
     }
 
     func error(rawField: String, _ message: String) -> ConfigError {
-        ConfigError(source: source, accountID: accountID, index: index, field: rawField, message: message)
+        ConfigError(source: source, accountID: accountID, index: index, field: fieldPrefix + rawField, message: message)
     }
 
     /// Absent or null -> nil. Present strings must be non-empty: an empty optional value is

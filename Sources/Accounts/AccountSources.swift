@@ -63,27 +63,37 @@ public enum AccountSourceLoader {
         }
 
         var log = ReadLog()
-        var collector = AccountCollector()
+        var documents: [AccountsConfigLoader.Document] = []
         if let configFile = sources.configFile {
-            let decoded = try AccountsConfigLoader.decodeFile(atPath: configFile, form: .accountList,
-                                                              accepting: .regularFilesAndPipes, log: &log)
-            try collector.add(decoded, source: configFile)
+            documents.append(try AccountsConfigLoader.readDocument(atPath: configFile, form: .accountList,
+                                                                   accepting: .regularFilesAndPipes, log: &log))
         }
         if let accountsDirectory = sources.accountsDirectory {
             for path in try AccountsDirectorySource.accountFiles(in: accountsDirectory, log: &log) {
-                let decoded = try AccountsConfigLoader.decodeFile(atPath: path, form: .accountOrList, log: &log)
-                try collector.add(decoded, source: path)
+                documents.append(try AccountsConfigLoader.readDocument(atPath: path, form: .accountOrList, log: &log))
             }
         }
-        if hasEnvironmentDocument {
-            let (decoded, source) = try environmentDocument(environment, log: &log)
-            try collector.add(decoded, source: source)
+        if let document = try environmentDocument(environment, log: &log) {
+            documents.append(document)
         }
-        if let account = try EnvironmentAccount.load(from: environment, log: &log) {
+
+        // Every document's credentials first: an account may use one defined in another source.
+        var credentials = SharedCredentials()
+        for document in documents {
+            try AccountsConfigLoader.collectCredentials(of: document, into: &credentials, log: &log)
+        }
+        var collector = AccountCollector()
+        for document in documents {
+            try collector.add(AccountsConfigLoader.accounts(of: document, credentials: credentials, log: &log), source: document.source)
+        }
+        if let account = try EnvironmentAccount.load(from: environment, credentials: credentials, log: &log) {
             try collector.add(
                 [AccountsConfigLoader.DecodedAccount(account: account, index: nil)],
                 source: EnvironmentAccount.source, fieldName: EnvironmentAccount.variableName(for:)
             )
+        }
+        guard !collector.accounts.isEmpty else {
+            throw ConfigError(source: "configuration", message: "no accounts: the sources define only credentials")
         }
 
         return LoadedAccounts(
@@ -99,18 +109,15 @@ public enum AccountSourceLoader {
     /// like any other file, because that is where the operator has to look).
     private static func environmentDocument(
         _ environment: [String: String], log: inout ReadLog
-    ) throws(ConfigError) -> ([AccountsConfigLoader.DecodedAccount], String) {
+    ) throws(ConfigError) -> AccountsConfigLoader.Document? {
         let inlineSource = "env \(accountsVariable)"
         switch (environment[accountsVariable], environment[accountsFileVariable]) {
         case (_?, _?):
             throw ConfigError(source: inlineSource, message: "\(accountsVariable) and \(accountsFileVariable) are both set; set only one")
         case (let json?, nil):
             log.environment(accountsVariable, value: json)
-            let decoded = try AccountsConfigLoader.decode(
-                Array(json.utf8), source: inlineSource, baseDirectory: FileManager.default.currentDirectoryPath,
-                form: .accountOrList, log: &log
-            )
-            return (decoded, inlineSource)
+            return try AccountsConfigLoader.parseDocument(
+                Array(json.utf8), source: inlineSource, baseDirectory: FileManager.default.currentDirectoryPath, form: .accountOrList)
         case (nil, let path?):
             log.environment(accountsFileVariable, value: path)
             guard !path.isEmpty else {
@@ -124,10 +131,9 @@ public enum AccountSourceLoader {
             }
             log.file(path, bytes: bytes)
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            let decoded = try AccountsConfigLoader.decode(bytes, source: path, baseDirectory: directory, form: .accountOrList, log: &log)
-            return (decoded, path)
+            return try AccountsConfigLoader.parseDocument(bytes, source: path, baseDirectory: directory, form: .accountOrList)
         case (nil, nil):
-            return ([], inlineSource)
+            return nil
         }
     }
 }

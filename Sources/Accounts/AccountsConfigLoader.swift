@@ -11,7 +11,7 @@ public enum AccountsConfigLoader {
     /// Relative `tls_ca_file` and `{"file": …}` paths resolve against the file's directory.
     public static func load(contentsOf path: String) throws(ConfigError) -> AccountDirectory {
         var log = ReadLog()
-        let decoded = try decodeFile(atPath: path, form: .accountList, accepting: .regularFilesAndPipes, log: &log)
+        let decoded = try decode(readDocument(atPath: path, form: .accountList, accepting: .regularFilesAndPipes, log: &log), log: &log)
         return try AccountDirectory(accounts: decoded.map(\.account), source: path)
     }
 
@@ -48,10 +48,19 @@ public enum AccountsConfigLoader {
         var index: Int?
     }
 
-    /// Reads and decodes a file; the file is the source label and its directory the base
-    /// for relative paths inside it.
-    static func decodeFile(atPath path: String, form: DocumentForm, accepting: FileReading.Accepting = .regularFiles,
-                           log: inout ReadLog) throws(ConfigError) -> [DecodedAccount] {
+    /// One document read and parsed, not yet decoded: its credentials must be known to every
+    /// other document's accounts before any account is decoded.
+    struct Document: Sendable {
+        var value: JSONValue
+        var source: String
+        var baseDirectory: String?
+        var form: DocumentForm
+    }
+
+    /// Reads and parses a file; the file is the source label and its directory the base for
+    /// relative paths inside it.
+    static func readDocument(atPath path: String, form: DocumentForm, accepting: FileReading.Accepting = .regularFiles,
+                             log: inout ReadLog) throws(ConfigError) -> Document {
         let bytes: [UInt8]
         do throws(FileReading.Failure) {
             bytes = try FileReading.readAll(path: path, accepting: accepting)
@@ -60,37 +69,67 @@ public enum AccountsConfigLoader {
         }
         log.file(path, bytes: bytes)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        return try decode(bytes, source: path, baseDirectory: directory, form: form, log: &log)
+        return try parseDocument(bytes, source: path, baseDirectory: directory, form: form)
     }
 
-    /// Decodes every account in a document and rejects duplicates within it.
-    static func decode(
-        _ data: [UInt8], source: String, baseDirectory: String?, form: DocumentForm, log: inout ReadLog
-    ) throws(ConfigError) -> [DecodedAccount] {
-        let document: JSONValue
+    static func parseDocument(_ data: [UInt8], source: String, baseDirectory: String?, form: DocumentForm) throws(ConfigError) -> Document {
         do throws(JSONParser.SyntaxError) {
-            document = try JSONParser.parse(data)
+            return Document(value: try JSONParser.parse(data), source: source, baseDirectory: baseDirectory, form: form)
         } catch {
             let position = SourcePosition(byteOffset: error.offset, in: data)
             throw ConfigError(source: source, message: "invalid JSON: \(error.message)", position: position)
         }
+    }
 
-        if form == .accountOrList, case .object(let members) = document, !members.contains(where: { $0.key == accountsKey }) {
-            let account = try AccountDecoding.decode(document, index: nil, source: source, baseDirectory: baseDirectory, log: &log)
+    /// A document that is an object with "accounts" or "credentials" is the list form; any
+    /// other object is a single account (where the form allows one).
+    private static func isListObject(_ members: [JSONMember]) -> Bool {
+        members.contains { $0.key == accountsKey || $0.key == SharedCredentials.key }
+    }
+
+    /// Adds the document's `credentials`, if any.
+    static func collectCredentials(of document: Document, into credentials: inout SharedCredentials, log: inout ReadLog) throws(ConfigError) {
+        guard case .object(let members) = document.value, isListObject(members),
+              let named = members.first(where: { $0.key == SharedCredentials.key }) else { return }
+        try credentials.add(named.value, source: document.source, baseDirectory: document.baseDirectory, log: &log)
+    }
+
+    /// Decodes every account in a document and rejects duplicates within it. A document may
+    /// hold only credentials, and then has no accounts.
+    static func accounts(of document: Document, credentials: SharedCredentials, log: inout ReadLog) throws(ConfigError) -> [DecodedAccount] {
+        let (source, baseDirectory) = (document.source, document.baseDirectory)
+        if document.form == .accountOrList, case .object(let members) = document.value, !isListObject(members) {
+            let account = try AccountDecoding.decode(document.value, index: nil, source: source, baseDirectory: baseDirectory,
+                                                     credentials: credentials, log: &log)
             return [DecodedAccount(account: account, index: nil)]
         }
-        let (elements, arrayField) = try accountElements(of: document, source: source, form: form)
-        guard !elements.isEmpty else {
-            throw ConfigError(source: source, field: arrayField, message: "no accounts")
-        }
+        let (elements, arrayField) = try accountElements(of: document.value, source: source, form: document.form)
         var decoded: [DecodedAccount] = []
         decoded.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
-            let account = try AccountDecoding.decode(element, index: index, source: source, baseDirectory: baseDirectory, log: &log)
+            let account = try AccountDecoding.decode(element, index: index, source: source, baseDirectory: baseDirectory,
+                                                     credentials: credentials, log: &log)
             decoded.append(DecodedAccount(account: account, index: index))
+        }
+        if decoded.isEmpty, arrayField != nil || document.value == .array([]) {
+            throw ConfigError(source: source, field: arrayField, message: "no accounts")
         }
         try AccountValidation.checkDuplicates(decoded.map(\.account), source: source)
         return decoded
+    }
+
+    /// One document on its own: its credentials serve its accounts.
+    static func decode(
+        _ data: [UInt8], source: String, baseDirectory: String?, form: DocumentForm, log: inout ReadLog
+    ) throws(ConfigError) -> [DecodedAccount] {
+        let document = try parseDocument(data, source: source, baseDirectory: baseDirectory, form: form)
+        return try decode(document, log: &log)
+    }
+
+    static func decode(_ document: Document, log: inout ReadLog) throws(ConfigError) -> [DecodedAccount] {
+        var credentials = SharedCredentials()
+        try collectCredentials(of: document, into: &credentials, log: &log)
+        return try accounts(of: document, credentials: credentials, log: &log)
     }
 
     /// Accepts `{"accounts": [...]}` or a bare `[...]`; returns the elements and the field
@@ -100,13 +139,16 @@ public enum AccountsConfigLoader {
         case .array(let elements):
             return (elements, nil)
         case .object(let members):
-            if let unknown = members.first(where: { $0.key != accountsKey }) {
+            if let unknown = members.first(where: { $0.key != accountsKey && $0.key != SharedCredentials.key }) {
                 let hint = editDistance(unknown.key.lowercased(), accountsKey) <= 2 ? " (did you mean \"\(accountsKey)\"?)" : ""
                 throw ConfigError(source: source, field: unknown.key, message: "unknown top-level field\(hint)")
             }
             switch members.first(where: { $0.key == accountsKey })?.value {
             case .array(let elements)?:
                 return (elements, accountsKey)
+            case nil where members.contains(where: { $0.key == SharedCredentials.key }):
+                // Credentials only: for accounts in other documents.
+                return ([], nil)
             case nil:
                 throw ConfigError(source: source, field: accountsKey, message: "is required")
             case let other?:

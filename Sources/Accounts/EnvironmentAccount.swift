@@ -24,7 +24,8 @@ enum EnvironmentAccount {
 
     /// Nil when no `XOAUTH2_PROXY_ACCOUNT_*` variable is set. Any such variable means an
     /// account is intended, so from then on the usual required fields apply.
-    static func load(from environment: [String: String], log: inout ReadLog) throws(ConfigError) -> Account? {
+    static func load(from environment: [String: String], credentials: SharedCredentials = SharedCredentials(),
+                     log: inout ReadLog) throws(ConfigError) -> Account? {
         let names = environment.keys
             .filter { $0.hasPrefix(prefix) }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
@@ -88,7 +89,7 @@ enum EnvironmentAccount {
         do throws(ConfigError) {
             return try AccountDecoding.decode(
                 .object(members), index: nil, source: source,
-                baseDirectory: FileManager.default.currentDirectoryPath, log: &log
+                baseDirectory: FileManager.default.currentDirectoryPath, credentials: credentials, log: &log
             )
         } catch {
             var relabelled = error

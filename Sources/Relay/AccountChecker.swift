@@ -53,18 +53,24 @@ public enum AccountChecker {
                                           hostBreakers: CircuitBreakerRegistry(configuration: settings.resilience.hostBreaker), logger: logger)
         let tls = UpstreamTLSContexts()
         let prepared = try await NIOThreadPool.singleton.runIfActive {
-            directory.accounts.map { account -> (Account, Result<UpstreamEndpoint, any Error>) in
-                tokens.setCredentials(account.oauth2Credentials(resolvingWith: refreshTokens), forKey: account.accountID)
-                return (account, Result { try tls.endpoint(for: account) })
+            var builder = AccountCredentialsBuilder()
+            return directory.accounts.map { account -> Prepared in
+                let credentials = Result { () throws(ConfigError) in try builder.credentials(for: account) }
+                let key = (try? credentials.get())?.tokenCacheKey(accountKey: account.accountID) ?? account.accountID
+                if case .success(let configured) = credentials {
+                    tokens.setCredentials(configured.resolvingRefreshToken(of: account, with: refreshTokens), forKey: key)
+                }
+                return Prepared(account: account, tokenKey: key, credentials: credentials.map { _ in () },
+                                endpoint: Result { try tls.endpoint(for: account) })
             }
         }
         let results = await withTaskGroup(of: AccountCheckResult.self) { tasks in
             var results: [AccountCheckResult] = []
             var iterator = prepared.makeIterator()
             func startNext() -> Bool {
-                guard let (account, endpoint) = iterator.next() else { return false }
+                guard let prepared = iterator.next() else { return false }
                 tasks.addTask {
-                    let result = await check(account, endpoint: endpoint, smtp: smtp, tokens: tokens, connector: connector,
+                    let result = await check(prepared, smtp: smtp, tokens: tokens, connector: connector,
                                              settings: settings.resilience, logger: logger)
                     progress(result)
                     return result
@@ -81,22 +87,32 @@ public enum AccountChecker {
         return results.sorted { $0.accountID < $1.accountID }
     }
 
-    private static func check(_ account: Account, endpoint: Result<UpstreamEndpoint, any Error>, smtp: Bool, tokens: TokenCache,
+    private struct Prepared: Sendable {
+        var account: Account
+        var tokenKey: String
+        /// A key file that does not parse fails the account's check, not the whole run.
+        var credentials: Result<Void, ConfigError>
+        var endpoint: Result<UpstreamEndpoint, any Error>
+    }
+
+    private static func check(_ prepared: Prepared, smtp: Bool, tokens: TokenCache,
                               connector: UpstreamConnector, settings: ResilienceSettings, logger: Logger) async -> AccountCheckResult {
+        let (account, endpoint) = (prepared.account, prepared.endpoint)
         var result = AccountCheckResult(accountID: account.accountID, email: account.email, provider: account.provider,
                                         token: .failed, smtp: smtp ? .failed : .skipped)
         do {
-            _ = try await tokens.accessToken(forKey: account.accountID)
+            try prepared.credentials.get()
+            _ = try await tokens.accessToken(forKey: prepared.tokenKey)
             result.token = .ok
         } catch {
-            result.error = error.description
+            result.error = "\(error)"
             if smtp { result.smtp = .skipped }
             return result
         }
         guard smtp else { return result }
         do {
             let limiter = AccountLimiter(account: account, settings: settings, logger: logger)
-            let connection = try await connector.open(account: account, endpoint: endpoint.get(), limiter: limiter)
+            let connection = try await connector.open(account: account, endpoint: endpoint.get(), limiter: limiter, tokenKey: prepared.tokenKey)
             await connection.quit()
             result.smtp = .ok
         } catch let failure as RelayFailure {

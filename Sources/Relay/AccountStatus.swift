@@ -28,7 +28,7 @@ extension RelayAccounts {
         let now = ContinuousClock.now
         return all.sorted { $0.account.accountID < $1.account.accountID }.map { relayAccount in
             let account = relayAccount.account
-            let token = tokens.status(forKey: account.accountID)
+            let token = tokens.status(forKey: relayAccount.tokenKey)
             let counts = relayAccount.pool.counts
             let state: AccountStatus.State
             if token.credentialsRejected || relayAccount.limiter.credentials.state.isOpen {

@@ -25,9 +25,10 @@ final class RefreshTokenPersistence: Sendable {
 
     /// The refresh token to start from: the persisted descendant of the mounted one, or the
     /// mounted one. Blocking (reads a file); call it off the event loop.
-    func resolve(_ account: Account) -> String {
-        mounted.withLockedValue { $0[account.accountID] = Mounted(email: account.email, refreshToken: account.refreshToken) }
-        return store.resolve(email: account.email, mounted: account.refreshToken)
+    func resolve(_ account: Account) -> String? {
+        guard let mountedToken = account.refreshToken else { return nil }
+        mounted.withLockedValue { $0[account.accountID] = Mounted(email: account.email, refreshToken: mountedToken) }
+        return store.resolve(email: account.email, mounted: mountedToken)
     }
 
     func forget(accountID: String) {
@@ -53,11 +54,13 @@ final class RefreshTokenPersistence: Sendable {
     }
 }
 
-extension Account {
-    /// What the token cache needs; the refresh token is the persisted descendant of the mounted
-    /// one when there is one (blocking: reads a state file), else the mounted one.
-    func oauth2Credentials(resolvingWith refreshTokens: RefreshTokenPersistence?) -> OAuth2Credentials {
-        OAuth2Credentials(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret,
-                          refreshToken: refreshTokens?.resolve(self) ?? refreshToken, scope: scope)
+extension OAuth2Credentials {
+    /// What the token cache starts from: for the refresh-token grant, the persisted descendant
+    /// of the mounted token when there is one (blocking: reads a state file).
+    func resolvingRefreshToken(of account: Account, with refreshTokens: RefreshTokenPersistence?) -> OAuth2Credentials {
+        guard usesRefreshToken, let refreshTokens, let resolved = refreshTokens.resolve(account) else { return self }
+        var credentials = self
+        credentials.grant = .refreshToken(resolved)
+        return credentials
     }
 }

@@ -16,6 +16,10 @@ public struct RelayAccount: Sendable {
     public let endpoint: UpstreamEndpoint
     public let pool: AccountPool
     let limiter: AccountLimiter
+    /// As configured (a refresh token as mounted), for telling whether a reload changed them.
+    let credentials: OAuth2Credentials
+    /// Where its token lives in the cache: shared by every mailbox of one application.
+    let tokenKey: String
 
     /// What a provider reply means for the account beyond one transaction.
     func apply(_ pushback: ProviderPushback, logger: Logger) {
@@ -134,6 +138,16 @@ public final class RelayAccounts: Sendable {
                                   message: "cannot build a TLS context: \(error)")
             }
         }
+        // Key material is parsed before anything changes too: a bad key rejects the reload.
+        var builder = AccountCredentialsBuilder()
+        var credentials: [String: OAuth2Credentials] = [:]
+        for (index, account) in directory.accounts.enumerated() {
+            if let previous = current.byID[account.accountID], previous.account == account {
+                credentials[account.accountID] = previous.credentials
+            } else {
+                credentials[account.accountID] = try builder.credentials(for: account, index: index)
+            }
+        }
         var next = Snapshot()
         var changes = AccountChanges()
         var retired: [AccountPool] = []
@@ -145,7 +159,7 @@ public final class RelayAccounts: Sendable {
                 relayAccount = previous
                 changes.unchanged += 1
             } else if let endpoint {
-                relayAccount = make(account, endpoint: endpoint, previous: previous)
+                relayAccount = make(account, endpoint: endpoint, credentials: credentials[account.accountID]!, previous: previous)
                 if let previous {
                     changes.changed.append(account.accountID)
                     if relayAccount.pool !== previous.pool { retired.append(previous.pool) }
@@ -161,8 +175,11 @@ public final class RelayAccounts: Sendable {
         for (accountID, previous) in current.byID where next.byID[accountID] == nil {
             changes.removed.append(accountID)
             retired.append(previous.pool)
-            connector.tokens.removeAccount(forKey: accountID)
             refreshTokens?.forget(accountID: accountID)
+        }
+        let keysInUse = Set(next.byID.values.map(\.tokenKey))
+        for key in Set(current.byID.values.map(\.tokenKey)).subtracting(keysInUse) {
+            connector.tokens.removeAccount(forKey: key)
         }
         snapshot.withLockedValue { $0 = next }
         tls.keepOnly(pass)
@@ -174,10 +191,13 @@ public final class RelayAccounts: Sendable {
         account.smtpTLS != .none && account.tlsCAFile != nil
     }
 
-    private func make(_ account: Account, endpoint: UpstreamEndpoint, previous: RelayAccount?) -> RelayAccount {
-        let credentialsChanged = previous.map { $0.account.oauth2Credentials(resolvingWith: nil) != account.oauth2Credentials(resolvingWith: nil) } ?? true
+    private func make(_ account: Account, endpoint: UpstreamEndpoint, credentials: OAuth2Credentials, previous: RelayAccount?) -> RelayAccount {
+        let credentialsChanged = previous.map { $0.credentials != credentials } ?? true
+        let tokenKey = credentials.tokenCacheKey(accountKey: account.accountID)
         if credentialsChanged {
-            connector.tokens.setCredentials(account.oauth2Credentials(resolvingWith: refreshTokens), forKey: account.accountID)
+            // Equal credentials under a shared key (another mailbox of the same application)
+            // keep the token that is there.
+            connector.tokens.setCredentials(credentials.resolvingRefreshToken(of: account, with: refreshTokens), forKey: tokenKey)
         }
         let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
                                      previous: previous.map { ($0.limiter, credentialsChanged) })
@@ -188,15 +208,16 @@ public final class RelayAccounts: Sendable {
         // connection is a small price). Transactions in flight finish on their connection.
         if let previous, !credentialsChanged, Self.connectionSettings(of: previous.account) == Self.connectionSettings(of: account),
            previous.endpoint.usesSameTLS(as: endpoint) {
-            return RelayAccount(account: account, endpoint: previous.endpoint, pool: previous.pool, limiter: limiter)
+            return RelayAccount(account: account, endpoint: previous.endpoint, pool: previous.pool, limiter: limiter,
+                                credentials: credentials, tokenKey: tokenKey)
         }
         let configuration = poolTimings(AccountPool.Configuration(
             maxConnections: account.maxConnections, maxMessagesPerConnection: account.maxMessagesPerConnection))
         let connector = connector
         let pool = AccountPool(configuration: configuration, timerLoop: connector.group.next(), now: resilience.clock.now) { loop async throws(RelayFailure) in
-            try await connector.open(account: account, endpoint: endpoint, limiter: limiter, on: loop)
+            try await connector.open(account: account, endpoint: endpoint, limiter: limiter, tokenKey: tokenKey, on: loop)
         }
-        return RelayAccount(account: account, endpoint: endpoint, pool: pool, limiter: limiter)
+        return RelayAccount(account: account, endpoint: endpoint, pool: pool, limiter: limiter, credentials: credentials, tokenKey: tokenKey)
     }
 
     private static func connectionSettings(of account: Account) -> [String] {

@@ -47,7 +47,9 @@ public struct UpstreamConnector: Sendable {
     }
 
     /// `on`: the event loop to connect on (the session's); any of the group's when nil.
-    func open(account: Account, endpoint: UpstreamEndpoint, limiter: AccountLimiter,
+    /// `tokenKey`: where the account's token is cached (shared by the mailboxes of one
+    /// application); the account ID when nil.
+    func open(account: Account, endpoint: UpstreamEndpoint, limiter: AccountLimiter, tokenKey: String? = nil,
               on loop: (any EventLoop)? = nil) async throws(RelayFailure) -> UpstreamConnection {
         var logger = logger
         logger[metadataKey: "account_id"] = "\(account.accountID)"
@@ -58,7 +60,7 @@ public struct UpstreamConnector: Sendable {
             throw .circuitOpen(host: breaker.name, retryAfter: retryAfter)
         }
         // A failure here leaves the host's probe permit unused; it expires by itself.
-        let token = try await accessToken(account: account)
+        let token = try await accessToken(forKey: tokenKey ?? account.accountID)
         let client: SMTPClientConnection
         do {
             client = try await SMTPClientConnection.connect(
@@ -85,7 +87,7 @@ public struct UpstreamConnector: Sendable {
             if reply.code != 235 {
                 // The cached token may have been revoked or expired early: refresh once, retry once.
                 logger.info("upstream refused the access token, refreshing", metadata: ["smtp_code": "\(reply.code)"])
-                let fresh = try await accessToken(account: account, replacing: token)
+                let fresh = try await accessToken(forKey: tokenKey ?? account.accountID, replacing: token)
                 reply = try await client.authenticateXOAUTH2(email: account.email, accessToken: fresh.value)
                 expiresAt = fresh.expiresAt
             }
@@ -123,12 +125,12 @@ public struct UpstreamConnector: Sendable {
 
     /// `replacing`: the token the provider refused; if another connection already replaced
     /// it, that replacement is used without a second refresh.
-    private func accessToken(account: Account, replacing refused: AccessToken? = nil) async throws(RelayFailure) -> AccessToken {
+    private func accessToken(forKey key: String, replacing refused: AccessToken? = nil) async throws(RelayFailure) -> AccessToken {
         do {
             if let refused {
-                return try await tokens.accessToken(forKey: account.accountID, replacing: refused)
+                return try await tokens.accessToken(forKey: key, replacing: refused)
             }
-            return try await tokens.accessToken(forKey: account.accountID)
+            return try await tokens.accessToken(forKey: key)
         } catch {
             switch error {
             case .credentialsRejected(let detail): throw .credentialsRejected(detail)

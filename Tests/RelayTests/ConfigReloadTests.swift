@@ -15,7 +15,7 @@ struct ConfigReloadTests {
     static func json(_ account: Account, password: String? = nil, refreshToken: String? = nil) -> String {
         let fields: [(String, String)] = [
             ("account_id", account.accountID), ("email", account.email), ("provider", "custom"), ("client_id", account.clientID),
-            ("client_secret", account.clientSecret ?? ""), ("refresh_token", refreshToken ?? account.refreshToken),
+            ("client_secret", account.clientSecret ?? ""), ("refresh_token", refreshToken ?? account.refreshToken ?? ""),
             ("password", password ?? account.password ?? ""), ("token_url", account.tokenURL), ("smtp_host", account.smtpHost),
             ("smtp_tls", account.smtpTLS.rawValue), ("tls_ca_file", account.tlsCAFile ?? ""),
         ]

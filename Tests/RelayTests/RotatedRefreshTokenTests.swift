@@ -28,7 +28,8 @@ struct RotatedRefreshTokenTests {
             #expect(files.count == 1)
             #expect(files.allSatisfy { !$0.contains("user0") && !$0.contains("example") })
             let content = try String(contentsOfFile: stateDirectory + "/" + files[0], encoding: .utf8)
-            #expect(!content.contains(harness.accounts[0].refreshToken))
+            let mounted = try #require(harness.accounts[0].refreshToken)
+            #expect(!content.contains(mounted))
 
             try await harness.withRestartedProxy { (second: TestSMTPClient) async throws in
                 #expect(try await second.send(to: ["a@example.net"], message: "x\r\n").last?.code == 250)

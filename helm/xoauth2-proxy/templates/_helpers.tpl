@@ -117,9 +117,16 @@ restartPolicy: Always
 {{- end }}
 args:
 {{- include "xoauth2-proxy.args" . | nindent 2 }}
-{{- with $v.env }}
+{{- $projectToken := and $v.workloadIdentity $v.workloadIdentity.azure.projectToken }}
+{{- if or $v.env $projectToken }}
 env:
+{{- with $v.env }}
 {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $projectToken }}
+  - name: AZURE_FEDERATED_TOKEN_FILE
+    value: /var/run/secrets/azure/tokens/azure-identity-token
+{{- end }}
 {{- end }}
 ports:
 {{- if .standalone }}
@@ -175,6 +182,11 @@ volumeMounts:
 {{- if and .standalone $v.standalone.tls.secretName }}
   - name: xoauth2-proxy-tls
     mountPath: /etc/xoauth2-proxy/tls
+    readOnly: true
+{{- end }}
+{{- if $projectToken }}
+  - name: xoauth2-proxy-azure-token
+    mountPath: /var/run/secrets/azure/tokens
     readOnly: true
 {{- end }}
 {{- end -}}
@@ -245,6 +257,16 @@ an ordinary second container. Fails when sidecar.native is true.
     claimName: {{ required "xoauth2-proxy: stateDir.persistentVolumeClaim.claimName is required with stateDir.type persistentVolumeClaim" $v.stateDir.persistentVolumeClaim.claimName | quote }}
 {{- else if ne $v.stateDir.type "none" }}
 {{- fail "xoauth2-proxy: stateDir.type must be emptyDir, persistentVolumeClaim or none" }}
+{{- end }}
+{{- if and $v.workloadIdentity $v.workloadIdentity.azure.projectToken }}
+- name: xoauth2-proxy-azure-token
+  projected:
+    defaultMode: 0444
+    sources:
+      - serviceAccountToken:
+          path: azure-identity-token
+          audience: api://AzureADTokenExchange
+          expirationSeconds: {{ int $v.workloadIdentity.azure.tokenExpirationSeconds }}
 {{- end }}
 {{- end -}}
 
