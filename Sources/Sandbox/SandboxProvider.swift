@@ -17,6 +17,8 @@ public final class SandboxProvider: Service, Sendable {
         /// Messages kept in memory for tests to read (the newest ones). A test matching every
         /// message it sent must set this above that count, or the oldest are silently evicted.
         public var messagesInMemory = 10_000
+        /// The issuer's clock: token expiry, device code polling and JWT times (tests move it).
+        public var now: @Sendable () -> ContinuousClock.Instant = { .now }
         public init() {}
     }
 
@@ -33,6 +35,14 @@ public final class SandboxProvider: Service, Sendable {
     /// SMTP connections accepted so far.
     public var sessionsAccepted: Int { smtp.sessionsAccepted }
     public var tokenURL: String { tokenEndpoint.url }
+    /// "http://127.0.0.1:PORT": the IAM base URL for signJwt, and the base of every other endpoint.
+    public var baseURL: String { tokenEndpoint.baseURL }
+    /// "127.0.0.1:PORT", for `GCE_METADATA_HOST`.
+    public var metadataHost: String { String(baseURL.dropFirst("http://".count)) }
+    /// Entra ID's device authorization endpoint.
+    public var deviceCodeURL: String { baseURL + SandboxHTTPRouter.deviceCodePath }
+    /// Google's authorization endpoint (loopback flow with PKCE).
+    public var authorizeURL: String { baseURL + SandboxHTTPRouter.authorizePath }
 
     private init(configuration: Configuration, issuer: SandboxTokenIssuer, store: SandboxMailStore, faults: SandboxFaults,
                  certificate: SandboxCertificate, tokenEndpoint: SandboxTokenEndpoint, smtp: SandboxSMTPServer, logger: Logger) {
@@ -49,7 +59,7 @@ public final class SandboxProvider: Service, Sendable {
     /// Binds both listeners (port 0 picks free ones).
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> SandboxProvider {
         let certificate = try SandboxCertificate.generate()
-        let issuer = SandboxTokenIssuer(tokenLifetime: configuration.tokenLifetime)
+        let issuer = SandboxTokenIssuer(tokenLifetime: configuration.tokenLifetime, now: configuration.now)
         let store = try SandboxMailStore(directory: configuration.storeDirectory, memoryLimit: configuration.messagesInMemory)
         let tokenEndpoint = try await SandboxTokenEndpoint.start(issuer: issuer, host: configuration.host, port: configuration.tokenPort, group: group, logger: logger)
         var smtpConfiguration = SandboxSMTPServer.Configuration()

@@ -13,4 +13,13 @@ enum SandboxRandomToken {
         }
         return token
     }
+
+    /// `count` random bytes as lowercase hex (key ids, like Google's private_key_id).
+    static func hex(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+    }
 }

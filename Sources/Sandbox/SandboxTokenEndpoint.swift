@@ -4,21 +4,25 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The fake provider's token endpoint: HTTP/1.1 (keep-alive) on loopback, answering POST /token
-/// from a `SandboxTokenIssuer`.
+/// The fake provider's HTTP endpoint: HTTP/1.1 (keep-alive) on loopback, answering POST /token,
+/// and the device, authorization, metadata and signJwt endpoints (`SandboxHTTPRouter`), from a
+/// `SandboxTokenIssuer`.
 public final class SandboxTokenEndpoint: Sendable {
     private let serverChannel: any Channel
     private let connections: SandboxConnectionTracker
     public let port: Int
     /// e.g. "http://127.0.0.1:PORT/token"
     public let url: String
+    /// e.g. "http://127.0.0.1:PORT": the other endpoints are paths under it.
+    public let baseURL: String
 
     private init(serverChannel: any Channel, connections: SandboxConnectionTracker, host: String, port: Int) {
         self.serverChannel = serverChannel
         self.connections = connections
         self.port = port
         let urlHost = host.contains(":") ? "[\(host)]" : host
-        self.url = "http://\(urlHost):\(port)\(SandboxTokenHTTPHandler.path)"
+        self.baseURL = "http://\(urlHost):\(port)"
+        self.url = baseURL + SandboxTokenHTTPHandler.path
     }
 
     /// Binds on host:port (port 0 picks a free one).
@@ -43,8 +47,11 @@ public final class SandboxTokenEndpoint: Sendable {
             try? await channel.close()
             throw SandboxTokenEndpointError.noLocalAddress
         }
+        let endpoint = SandboxTokenEndpoint(serverChannel: channel, connections: connections, host: host, port: boundPort)
+        // Assertions name the token URL as their audience; the issuer learns it here.
+        issuer.setBaseURL(endpoint.baseURL)
         logger.debug("sandbox token endpoint listening", metadata: ["host": "\(host)", "port": "\(boundPort)"])
-        return SandboxTokenEndpoint(serverChannel: channel, connections: connections, host: host, port: boundPort)
+        return endpoint
     }
 
     /// How many TCP connections were accepted; tests use it to see keep-alive at work.
