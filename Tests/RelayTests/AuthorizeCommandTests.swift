@@ -264,7 +264,8 @@ enum AuthorizeFixtures {
 @Suite struct AuthorizeLoopbackTests {
     /// One GET over a fresh connection; the whole response as text.
     static func get(port: Int, target: String) async throws -> String {
-        try await send(port: port, raw: "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: test\r\n\r\n")
+        // Connection: close, or a keep-alive server (the sandbox) would leave the read waiting.
+        try await send(port: port, raw: "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: test\r\nConnection: close\r\n\r\n")
     }
 
     static func send(port: Int, raw: String) async throws -> String {
@@ -275,9 +276,22 @@ enum AuthorizeFixtures {
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: raw))
             var response = ""
-            for try await chunk in inbound { response += String(buffer: chunk) }
+            for try await chunk in inbound {
+                response += String(buffer: chunk)
+                if Self.isComplete(response) { break }
+            }
             return response
         }
+    }
+
+    /// A response with a Content-Length is complete once that much body is in; without one, at close.
+    static func isComplete(_ response: String) -> Bool {
+        guard let end = response.range(of: "\r\n\r\n") else { return false }
+        let length = response[..<end.lowerBound].split(separator: "\r\n")
+            .first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }
+        guard let length else { return false }
+        return response[end.upperBound...].utf8.count >= length
     }
 
     static func gmail(out: String) -> AuthorizeRequest {
