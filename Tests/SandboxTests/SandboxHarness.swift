@@ -56,6 +56,17 @@ final class SandboxHarness: Sendable {
         _ = await task.result
     }
 
+    /// The reply to AUTH XOAUTH2 as `email` with `token`, on a new connection that is then closed.
+    func authenticate(email: String, token: String) async throws -> SMTPReply {
+        var timeouts = SMTPClientConnection.Timeouts()
+        timeouts.command = .seconds(60)
+        let connection = try await SMTPClientConnection.connect(
+            .init(host: "127.0.0.1", port: sandbox.smtpPort, tls: .startTLS(clientTLS), heloName: "test.client", timeouts: timeouts),
+            group: MultiThreadedEventLoopGroup.singleton)
+        defer { connection.close() }
+        return try await connection.authenticateXOAUTH2(email: email, accessToken: token)
+    }
+
     /// Connected, through STARTTLS, and authenticated.
     func session() async throws -> SMTPClientConnection {
         var timeouts = SMTPClientConnection.Timeouts()
