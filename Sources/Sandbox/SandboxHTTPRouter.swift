@@ -42,6 +42,7 @@ enum SandboxHTTPRouter {
     static let tokenPath = "/token"
     static let deviceCodePath = "/devicecode"
     static let authorizePath = "/authorize"
+    static let devicePath = "/device"
     static let metadataTokenPath = "/computeMetadata/v1/instance/service-accounts/default/token"
     static let signJWTPrefix = "/v1/projects/-/serviceAccounts/"
     static let signJWTSuffix = ":signJwt"
@@ -65,6 +66,19 @@ enum SandboxHTTPRouter {
                 return .text(status: 400, "Error 400: invalid_request. Malformed query.")
             }
             return issuer.answerAuthorization(query: fields)
+        case devicePath:
+            // The verification page, for a person running the sandbox by hand:
+            // /device?user_code=CODE&mailbox=EMAIL approves, /device?user_code=CODE&deny=1 declines.
+            guard head.method == .GET else { return methodNotAllowed("GET") }
+            let fields = (try? SandboxFormBody.decode(Array(query.utf8))) ?? [:]
+            guard let userCode = fields["user_code"] else {
+                return .text(status: 200, "Sandbox device sign-in: open \(devicePath)?user_code=CODE&mailbox=EMAIL to approve, or \(devicePath)?user_code=CODE&deny=1 to decline.")
+            }
+            if fields["deny"] != nil {
+                return issuer.denyDeviceCode(userCode: userCode) ? .text(status: 200, "Declined.") : .text(status: 404, "No such code.")
+            }
+            guard let mailbox = fields["mailbox"], mailbox.contains("@") else { return .text(status: 400, "Say which mailbox signs in: &mailbox=EMAIL.") }
+            return issuer.approveDeviceCode(userCode: userCode, mailbox: mailbox) ? .text(status: 200, "Signed in as \(mailbox).") : .text(status: 404, "No such code.")
         case metadataTokenPath:
             guard head.method == .GET else { return methodNotAllowed("GET") }
             // The metadata server's guard against requests forwarded from elsewhere (SSRF).

@@ -125,4 +125,17 @@ import Testing
         #expect(flow.issuer.denyDeviceCode(userCode: secondUser))
         #expect(flow.poll(second).errorCode == "access_denied")
     }
+
+    @Test func theVerificationPageApprovesAndDeclinesByHand() throws {
+        let flow = Flow(approval: .never)
+        let (code, userCode) = try flow.deviceCode()
+        #expect(SandboxHTTPRouter.route(method: "GET", uri: "/device", issuer: flow.issuer).status == 200)
+        #expect(SandboxHTTPRouter.route(method: "GET", uri: "/device?user_code=\(userCode)", issuer: flow.issuer).status == 400)
+        #expect(SandboxHTTPRouter.route(method: "GET", uri: "/device?user_code=NOPE&mailbox=a%40contoso.com", issuer: flow.issuer).status == 404)
+        #expect(SandboxHTTPRouter.route(method: "GET", uri: "/device?user_code=\(userCode)&mailbox=hand%40contoso.com", issuer: flow.issuer).status == 200)
+        #expect(flow.issuer.validate(token: try #require(flow.poll(code).accessToken), email: "hand@contoso.com"))
+        let (second, secondUser) = try flow.deviceCode()
+        #expect(SandboxHTTPRouter.route(method: "GET", uri: "/device?user_code=\(secondUser)&deny=1", issuer: flow.issuer).status == 200)
+        #expect(flow.poll(second).errorCode == "access_denied")
+    }
 }
