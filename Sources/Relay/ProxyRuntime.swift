@@ -77,7 +77,7 @@ public final class ProxyRuntime: Sendable {
                 logger: logger,
                 onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) },
                 onRefresh: { key, outcome in
-                    let provider = current.withLockedValue { $0 }?.lookup(accountID: key)?.account.provider.rawValue ?? "unknown"
+                    let provider = current.withLockedValue { $0 }?.lookup(tokenKey: key)?.account.provider.rawValue ?? "unknown"
                     switch outcome {
                     case .success: ProxyMetrics.recordTokenRefresh(provider: provider, .ok)
                     case .failure(.credentialsRejected): ProxyMetrics.recordTokenRefresh(provider: provider, .rejected)

@@ -78,6 +78,9 @@ public final class RelayAccounts: Sendable {
     private struct Snapshot: Sendable {
         var byEmail: [String: RelayAccount] = [:]
         var byID: [String: RelayAccount] = [:]
+        /// One of the accounts whose token lives under each cache key (a shared key's accounts
+        /// are all of one provider), for labelling token refreshes.
+        var byTokenKey: [String: RelayAccount] = [:]
     }
 
     private let snapshot = NIOLockedValueBox(Snapshot())
@@ -108,6 +111,11 @@ public final class RelayAccounts: Sendable {
 
     public func lookup(accountID: String) -> RelayAccount? {
         snapshot.withLockedValue { $0.byID[accountID] }
+    }
+
+    /// An account whose token is cached under `key`.
+    func lookup(tokenKey key: String) -> RelayAccount? {
+        snapshot.withLockedValue { $0.byTokenKey[key] }
     }
 
     public func lookup(email: String) -> RelayAccount? {
@@ -171,6 +179,7 @@ public final class RelayAccounts: Sendable {
             }
             next.byID[account.accountID] = relayAccount
             next.byEmail[account.email.lowercased()] = relayAccount
+            next.byTokenKey[relayAccount.tokenKey] = relayAccount
         }
         for (accountID, previous) in current.byID where next.byID[accountID] == nil {
             changes.removed.append(accountID)
