@@ -7,9 +7,9 @@ import TestSupport
 import Testing
 @testable import XOAuth2ProxyCLI
 
-/// `authorize` against the sandbox's device and authorization endpoints, auto-approved, then
-/// `check --smtp` (the real binary) refreshing with the refresh token it wrote and logging in
-/// upstream with XOAUTH2 as the mailbox.
+/// `authorize` against the sandbox's device and authorization endpoints, auto-approved; then the
+/// real binary's `check --smtp` and `serve` use the account it wrote, unchanged but for where the
+/// sandbox's SMTP server is.
 @Suite(.serialized) struct AuthorizeCommandSandboxTests {
     static func startSandbox() async throws -> (SandboxProvider, Task<Void, any Error>) {
         var logger = Logger(label: "test")
@@ -19,8 +19,8 @@ import Testing
     }
 
     /// The account as `authorize` wrote it, plus where the sandbox's SMTP side is, in a file the
-    /// binary (run as the deployed user) can read; then `check --smtp` on it.
-    static func checkWithSMTP(_ document: String, sandbox: SandboxProvider, work: URL) async throws -> Binary.Result {
+    /// binary (run as the deployed user) can read.
+    static func withSMTP(_ document: String, sandbox: SandboxProvider, work: URL) throws -> String {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])
         var account = try #require((object["accounts"] as? [[String: Any]])?.first)
         account["smtp_host"] = "127.0.0.1"
@@ -28,7 +28,25 @@ import Testing
         account["tls_ca_file"] = try sandbox.writeCertificate(toDirectory: work.path)
         let path = work.appendingPathComponent("with-smtp.json")
         try JSONSerialization.data(withJSONObject: ["accounts": [account]]).write(to: path)
-        return try await Binary.run(["check", "--config", path.path, "--smtp", "--json"], timeout: .seconds(60))
+        return path.path
+    }
+
+    /// `check --smtp` (refresh with the new refresh token, XOAUTH2 login as the mailbox), then
+    /// `serve` relaying one message for an app that logs in with the generated password.
+    static func checkAndRelay(_ document: String, email: String, provider: String, sandbox: SandboxProvider, work: URL) async throws {
+        let path = try withSMTP(document, sandbox: sandbox, work: work)
+        let check = try await Binary.run(["check", "--config", path, "--smtp", "--json"], timeout: .seconds(60))
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains(#""email":"\#(email)","provider":"\#(provider)","token":"ok","smtp":"ok""#))
+
+        let password = try #require(try AccountsConfigLoader.load(contentsOf: path).accounts.first?.password)
+        let serve = try await ServeProcessTests.ServeProcess.start(["serve", "--config", path, "--host", "127.0.0.1"], in: work, readOnlyRoot: nil)
+        defer { serve.stop() }
+        #expect(serve.smtpPort != 0, "no port in the log: \(serve.log)")
+        let client = try await TestSMTPClient.connect(port: serve.smtpPort, group: MultiThreadedEventLoopGroup.singleton)
+        #expect(try await client.login(email, password).code == 235)
+        #expect(try await client.send(to: ["someone@example.net"], message: "Subject: authorized\r\n\r\nhello\r\n").last?.code == 250)
+        await client.quit()
     }
 
     static func workDirectory() throws -> URL {
@@ -37,7 +55,7 @@ import Testing
         return work
     }
 
-    @Test func deviceFlowWithTheBinaryWritesAnAccountThatCheckRefreshesAndLogsInWith() async throws {
+    @Test func deviceFlowWithTheBinaryWritesAnAccountThatCheckAndServeUse() async throws {
         let (sandbox, sandboxTask) = try await Self.startSandbox()
         let work = try Self.workDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -64,14 +82,12 @@ import Testing
         #expect(!run.stderr.contains("sbx_dc_"))
         #expect(sandbox.issuer.tokenRequestCount(grantType: "urn:ietf:params:oauth:grant-type:device_code") == 2)
 
-        let check = try await Self.checkWithSMTP(run.stdout, sandbox: sandbox, work: work)
-        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains(#""email":"sales@contoso.com","provider":"outlook","token":"ok","smtp":"ok""#))
+        try await Self.checkAndRelay(run.stdout, email: "sales@contoso.com", provider: "outlook", sandbox: sandbox, work: work)
         await sandbox.close()
         _ = await sandboxTask.result
     }
 
-    @Test func loopbackPKCEFlowFollowedLikeABrowserWritesAnAccountThatCheckUses() async throws {
+    @Test func loopbackPKCEFlowFollowedLikeABrowserWritesAnAccountThatCheckAndServeUse() async throws {
         let (sandbox, sandboxTask) = try await Self.startSandbox()
         let work = try Self.workDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -116,9 +132,8 @@ import Testing
         #expect(!console.status.contains(refreshToken))
         #expect(!console.status.contains(clientSecret))
 
-        let check = try await Self.checkWithSMTP(try String(contentsOfFile: out, encoding: .utf8), sandbox: sandbox, work: work)
-        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains(#""email":"ops@acme.com","provider":"gmail","token":"ok","smtp":"ok""#))
+        try await Self.checkAndRelay(try String(contentsOfFile: out, encoding: .utf8), email: "ops@acme.com", provider: "gmail",
+                                     sandbox: sandbox, work: work)
         await sandbox.close()
         _ = await sandboxTask.result
     }
