@@ -154,7 +154,6 @@ public final class SandboxTokenIssuer: Sendable {
                 servedTokenURL: String? = nil) -> SandboxTokenOutcome {
         let now = self.now()
         let wallNow = date(at: now).timeIntervalSince1970
-        let federated = try? federatedIssuer()
         return state.withLockedValue { state in
             if state.injectedFailures > 0 {
                 state.injectedFailures -= 1
@@ -172,7 +171,8 @@ public final class SandboxTokenIssuer: Sendable {
             }
             var audiences: Set<String> = [state.baseURL + SandboxTokenHTTPHandler.path]
             if let servedTokenURL { audiences.insert(servedTokenURL) }
-            let request = Request(form: form, basicAuth: basicAuth, now: now, wallNow: wallNow, audiences: audiences, federated: federated)
+            // Only an existing federated issuer can have signed a valid token; none is made here.
+            let request = Request(form: form, basicAuth: basicAuth, now: now, wallNow: wallNow, audiences: audiences, federated: state.federated)
             let answer = state.answer(grantType: grantType, request)
             state.log.record(SandboxTokenRequest(grantType: grantType, client: answer.client, credential: answer.credential,
                                                  subject: answer.subject, status: answer.outcome.status))

@@ -17,7 +17,8 @@ public struct SandboxTokenRequest: Sendable, Equatable, CustomStringConvertible 
     public let grantType: String
     /// The client id, or the service account's email (jwt-bearer `iss`, signJwt's account).
     public let client: String?
-    /// How the client authenticated: "secret", "certificate", "federated", or nil.
+    /// How the client authenticated: "secret", "certificate", "federated" (client_credentials),
+    /// "assertion" (jwt-bearer), or nil.
     public let credential: String?
     /// jwt-bearer: the assertion's `sub` (the mailbox); device and authorization code: the mailbox approved.
     public let subject: String?
