@@ -52,8 +52,8 @@ struct AuthorizeRun: Sendable {
     var now: @Sendable () -> ContinuousClock.Instant = { .now }
     var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     var generatePassword: @Sendable () -> String = { AuthorizePassword.generate() }
-    /// The host named in the `ssh -L` hint.
-    var hostName: String = ProcessInfo.processInfo.hostName
+    /// The host named in the `ssh -L` hint; nil: this machine's name.
+    var hostName: String? = nil
 
     func run() async throws {
         let tenant = request.provider == .outlook ? (request.tenant ?? Self.defaultTenant) : nil
@@ -149,7 +149,7 @@ struct AuthorizeRun: Sendable {
               \(authorization.authorizationURL)
             The browser is sent back to http://127.0.0.1:\(port)/callback. If that browser runs on another machine, \
             first run there:
-              ssh -L \(port):127.0.0.1:\(port) \(hostName)
+              ssh -L \(port):127.0.0.1:\(port) \(hostName ?? Self.localHostName())
             Waiting for the redirect (at most \(request.redirectTimeout.components.seconds) s)...
             """)
         let console = self.console
@@ -172,6 +172,14 @@ struct AuthorizeRun: Sendable {
         guard scheme == "https" || (scheme == "http" && LoopbackHost.isLoopback(host)) else {
             throw StartupFailure.configuration("\(option): must be https (http only to a loopback host)")
         }
+    }
+
+    /// gethostname, not `ProcessInfo.hostName`, which may wait on DNS for a canonical name.
+    static func localHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "THIS-HOST" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "THIS-HOST" : name
     }
 
     static func substituting(_ tenant: String?, in url: String) -> String {

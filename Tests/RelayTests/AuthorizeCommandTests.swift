@@ -417,3 +417,31 @@ enum AuthorizeFixtures {
         try await task.value
     }
 }
+
+/// The real binary's command line.
+@Suite struct AuthorizeCommandLineTests {
+    @Test func helpNamesEveryOptionAndExitsZero() async throws {
+        let run = try await Binary.run(["authorize", "--help"])
+        #expect(run.status == 0)
+        for option in ["--provider", "--client-id", "--client-secret", "--client-secret-file", "--tenant", "--email", "--port", "--timeout",
+                       "--out", "--force", "--authorize-url", "--device-url", "--token-url"] {
+            #expect(run.stdout.contains(option), "\(option) missing from the help")
+        }
+    }
+
+    static let usageErrors: [[String]] = [
+        ["--provider", "gmail", "--client-id", "c", "--client-secret", "s", "--email", "a@b.example", "--device-url", "https://x.example/dc"],
+        ["--provider", "outlook", "--client-id", "c", "--email", "a@b.example", "--authorize-url", "https://x.example/auth"],
+        ["--provider", "gmail", "--client-id", "c", "--client-secret", "s", "--email", "a@b.example", "--port", "70000"],
+        ["--provider", "yahoo", "--client-id", "c", "--email", "a@b.example"],
+        ["--provider", "outlook", "--email", "a@b.example"],
+        ["--provider", "gmail", "--client-id", "c", "--email", "a@b.example", "--out", "-"],
+    ]
+
+    @Test(arguments: usageErrors)
+    func usageMistakesExitTwoBeforeAnyNetwork(arguments: [String]) async throws {
+        let run = try await Binary.run(["authorize"] + arguments)
+        #expect(run.status == 2, "\(arguments): \(run.stderr)")
+        #expect(run.stdout.isEmpty)
+    }
+}
