@@ -101,12 +101,10 @@ enum SandboxApplicationCertificate {
 
 public enum SandboxRegistrationError: Error, CustomStringConvertible {
     case notRSA
-    case unknownServiceAccount(String)
 
     public var description: String {
         switch self {
         case .notRSA: "the certificate's key is not RSA"
-        case .unknownServiceAccount(let email): "no service account \(email) in the sandbox"
         }
     }
 }
