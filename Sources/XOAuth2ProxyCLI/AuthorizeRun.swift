@@ -107,7 +107,7 @@ struct AuthorizeRun: Sendable {
         console.status("""
             SMTP password for \(request.email) (shown only here; the app logs in with the email and this password):
               \(account.password)
-            Load it into the cluster:
+            \(request.out == "-" ? "Save the document on standard output as \(AuthorizeAccountFile.defaultFileName(for: request.email)), then load it into the cluster:" : "Load it into the cluster:")
               \(AuthorizeAccountFile.kubectlLine(path: request.out == "-" ? AuthorizeAccountFile.defaultFileName(for: request.email) : request.out))
             """)
     }
