@@ -115,6 +115,9 @@ let package = Package(
         .executableTarget(name: "XOAuth2ProxyCLI", dependencies: [
             "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -315,7 +315,7 @@ extension SandboxTokenIssuer {
             case SandboxGrantType.authorizationCode:
                 return answerAuthorizationCode(request, clientID: clientID)
             default:
-                return Answer(outcome: .error(status: 400, code: "unsupported_grant_type", description: "Only refresh_token and client_credentials."), client: clientID)
+                return Answer(outcome: .error(status: 400, code: "unsupported_grant_type", description: "Supported: refresh_token, client_credentials, jwt-bearer, device_code, authorization_code."), client: clientID)
             }
         }
     }

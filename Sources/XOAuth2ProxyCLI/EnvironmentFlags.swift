@@ -25,6 +25,10 @@ enum EnvironmentFlags {
             ("bench", BenchCommand.self),
         ]
         let chosen = subcommands.first { $0.0 == arguments.first }
+        // Other subcommands (`authorize`, run by hand) take nothing from the environment: serve's
+        // variables, set in the sidecar where an operator runs it with `kubectl exec`, would
+        // become options it does not have.
+        if chosen == nil, let first = arguments.first, !first.hasPrefix("-") { return arguments }
         let command = chosen?.1 ?? ServeCommand.self
         if arguments.contains(where: { $0 == "--help" || $0 == "-h" || $0 == "help" }) { return arguments }
         var result = arguments

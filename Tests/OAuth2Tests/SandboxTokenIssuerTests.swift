@@ -53,7 +53,7 @@ import Testing
         // Another client's refresh token is no grant for this one.
         #expect(issuer.answer(form: refreshForm("rt-b"), basicAuth: nil).status == 400)
         #expect(issuer.answer(form: ["grant_type": "password", "client_id": "cid", "client_secret": "csecret"], basicAuth: nil)
-            == .error(status: 400, code: "unsupported_grant_type", description: "Only refresh_token and client_credentials."))
+            == .error(status: 400, code: "unsupported_grant_type", description: "Supported: refresh_token, client_credentials, jwt-bearer, device_code, authorization_code."))
         #expect(issuer.issuedTokenCount() == 0)
     }
 

@@ -139,6 +139,9 @@ enum Binary {
         }
         let applied = EnvironmentFlags.apply(to: ["--port", "1"], environment: ["XOAUTH2_PROXY_PORT": "2", "XOAUTH2_PROXY_DRY_RUN": "true", "XOAUTH2_PROXY_HOST": "::1"])
         #expect(applied == ["--port", "1", "--host=::1", "--dry-run"])
+        // authorize runs by hand, in a sidecar whose environment sets serve's options.
+        let authorize = ["authorize", "--provider", "outlook", "--client-id", "c", "--email", "a@b.example"]
+        #expect(EnvironmentFlags.apply(to: authorize, environment: ["XOAUTH2_PROXY_CONFIG": "/x.json", "XOAUTH2_PROXY_PORT": "2"]) == authorize)
     }
 
     @Test func timeoutAndLimitFlagsReachTheRuntimeSettings() throws {
