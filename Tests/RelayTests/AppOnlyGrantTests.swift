@@ -138,4 +138,48 @@ struct AppOnlyGrantTests {
             #expect(issuer.assertionSubjects(serviceAccount: key.email) == ["c@acme.example"])
         }
     }
+
+    /// A service-account key replaced in place (a rotated key, here even another account's) is
+    /// used without a restart: the watcher covers key files, and the changed key drops the
+    /// mailbox's cached token.
+    @Test func aReplacedServiceAccountKeyIsUsedWithoutARestart() async throws {
+        try await withRelayHarness { harness in
+            let issuer = harness.sandbox.issuer
+            let old = try issuer.makeServiceAccount(name: "old-key", domains: ["acme.example"])
+            let new = try issuer.makeServiceAccount(name: "new-key", domains: ["acme.example"])
+            let directory = URL(fileURLWithPath: harness.workDirectory).appendingPathComponent("accounts")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let keyPath = harness.workDirectory + "/sa.json"
+            try old.write(to: keyPath)
+            let caFile = try #require(harness.directory.accounts[0].tlsCAFile)
+            try """
+            {"credentials": {"dwd": {"provider": "gmail", "grant": "service_account", "service_account_file": "\(keyPath)",
+                                     "smtp_host": "127.0.0.1", "smtp_port": \(harness.sandbox.smtpPort), "tls_ca_file": "\(caFile)"}},
+             "accounts": [\(Self.mailboxes(["ops"], credential: "dwd", domain: "acme.example"))]}
+            """.write(to: directory.appendingPathComponent("acme.json"), atomically: true, encoding: .utf8)
+            let sources = AccountSources(accountsDirectory: directory.path)
+            let loaded = try AccountSourceLoader.load(sources)
+            #expect(loaded.watchPaths.contains(keyPath))
+            _ = try await harness.runtime.reload(loaded.directory)
+            let outcomes = ConfigReloadTests.Outcomes()
+            var hooks = ConfigReloadService.Hooks()
+            hooks.didReload = { outcomes.append($0) }
+            var settings = ConfigReloadService.Configuration()
+            settings.debounce = .milliseconds(50)
+            let reloader = ConfigReloadService(sources: sources, loaded: loaded, runtime: harness.runtime, configuration: settings,
+                                               hooks: hooks, logger: harness.logger)
+            let watching = Task { try await reloader.run() }
+            defer { watching.cancel() }
+
+            #expect(try await Self.send(harness, from: "ops@acme.example")?.code == 250)
+            #expect(issuer.assertionSubjects(serviceAccount: old.email) == ["ops@acme.example"])
+            try new.write(to: keyPath)
+            #expect(await eventually { outcomes.all.contains { if case .applied(let changes) = $0 { changes.changed == ["ops@acme.example"] } else { false } } },
+                    "\(outcomes.all)")
+            // The pooled connection authenticated with the old token is retired with the change.
+            #expect(try await Self.send(harness, from: "ops@acme.example")?.code == 250)
+            #expect(issuer.assertionSubjects(serviceAccount: new.email) == ["ops@acme.example"])
+            #expect(issuer.assertionSubjects(serviceAccount: old.email).count == 1)
+        }
+    }
 }
