@@ -201,8 +201,12 @@ struct AdminHarness {
     }
 
     @Test func gracefulShutdownEndsRun() async throws {
+        // Not the 2 s header deadline: under load the request can wait longer for its event loop.
+        var limits = AdminServer.Limits()
+        limits.headerTimeout = .seconds(30)
         let server = try await AdminServer.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton,
-                                                status: FakeStatus(), metrics: MetricsSetup.bootstrap(), logger: quietLogger)
+                                                status: FakeStatus(), metrics: MetricsSetup.bootstrap(), logger: quietLogger,
+                                                limits: limits)
         let group = ServiceGroup(services: [server], logger: quietLogger)
         let running = Task { try await group.run() }
         #expect(try await RawHTTPClient.get("/healthz", port: server.port).status == 200)
