@@ -87,6 +87,13 @@ public enum AccountsConfigLoader {
         members.contains { $0.key == accountsKey || $0.key == SharedCredentials.key }
     }
 
+    /// `"type": "service_account"` is what Google's JSON key files say and no account has (an
+    /// unknown field there is an error anyway), so such a file in an accounts directory is a key
+    /// that a `service_account_file` names, not an account.
+    private static func isServiceAccountKey(_ members: [JSONMember]) -> Bool {
+        members.contains { $0.key == "type" && $0.value == .string("service_account") }
+    }
+
     /// Adds the document's `credentials`, if any.
     static func collectCredentials(of document: Document, into credentials: inout SharedCredentials, log: inout ReadLog) throws(ConfigError) {
         guard case .object(let members) = document.value, isListObject(members),
@@ -98,6 +105,10 @@ public enum AccountsConfigLoader {
     /// hold only credentials, and then has no accounts.
     static func accounts(of document: Document, credentials: SharedCredentials, log: inout ReadLog) throws(ConfigError) -> [DecodedAccount] {
         let (source, baseDirectory) = (document.source, document.baseDirectory)
+        if document.form == .accountOrList, case .object(let members) = document.value, isServiceAccountKey(members) {
+            // A Google key file kept in the same Secret as the accounts that use it.
+            return []
+        }
         if document.form == .accountOrList, case .object(let members) = document.value, !isListObject(members) {
             let account = try AccountDecoding.decode(document.value, index: nil, source: source, baseDirectory: baseDirectory,
                                                      credentials: credentials, log: &log)

@@ -173,6 +173,8 @@ struct AccountGrantTests {
         try FileManager.default.createDirectory(at: secret, withIntermediateDirectories: false)
         let credential = #"{"credentials": {"acme-dwd": {"provider": "gmail", "grant": "service_account", "service_account_file": "../sa.json"}}}"#
         let credentialFile = try secret.writing(credential, to: "00-credentials.json")
+        // A service-account key kept in the accounts Secret itself is a key, not an account.
+        _ = try secret.writing(Self.serviceAccountJSON(), to: "zz-key.json")
         _ = try secret.writing(Self.mailbox("ops", credential: "acme-dwd"), to: "ops.json")
         let environment = [
             "XOAUTH2_PROXY_ACCOUNT_EMAIL": "env@acme.com", "XOAUTH2_PROXY_ACCOUNT_CREDENTIAL": "acme-dwd",
