@@ -122,7 +122,7 @@ public final class ProxyRuntime: Sendable {
     /// rotated one at every restart and depends on the old one still being accepted.
     static func openStateDirectory(_ path: String?, directory: AccountDirectory, logger: Logger) async throws -> StateFiles? {
         guard let path else {
-            for account in directory.accounts where account.provider == .outlook {
+            for account in directory.accounts where account.provider == .outlook && account.grant.type == .refreshToken {
                 logger.warning("no --state-dir: refresh tokens Microsoft rotates are kept in memory only and lost on restart",
                                metadata: ["account_id": "\(account.accountID)"])
             }
