@@ -40,11 +40,11 @@ struct AuthorizeRun: Sendable {
     static let defaultRedirectTimeout: Duration = .seconds(600)
     static let defaultTenant = "organizations"
     static let outlookScope = "https://outlook.office.com/SMTP.Send offline_access"
-    static let gmailScope = "https://mail.google.com/"
+    static let gmailScope = OAuth2Defaults.googleMailScope
     static let outlookDeviceURL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"
     static let outlookTokenURL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
     static let gmailAuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
-    static let gmailTokenURL = "https://oauth2.googleapis.com/token"
+    static let gmailTokenURL = OAuth2Defaults.googleTokenURL
 
     var request: AuthorizeRequest
     var console: AuthorizeConsole

@@ -157,18 +157,7 @@ struct AppOnlyGrantTests {
                                      "smtp_host": "127.0.0.1", "smtp_port": \(harness.sandbox.smtpPort), "tls_ca_file": "\(caFile)"}},
              "accounts": [\(Self.mailboxes(["ops"], credential: "dwd", domain: "acme.example"))]}
             """.write(to: directory.appendingPathComponent("acme.json"), atomically: true, encoding: .utf8)
-            let sources = AccountSources(accountsDirectory: directory.path)
-            let loaded = try AccountSourceLoader.load(sources)
-            #expect(loaded.watchPaths.contains(keyPath))
-            _ = try await harness.runtime.reload(loaded.directory)
-            let outcomes = ConfigReloadTests.Outcomes()
-            var hooks = ConfigReloadService.Hooks()
-            hooks.didReload = { outcomes.append($0) }
-            var settings = ConfigReloadService.Configuration()
-            settings.debounce = .milliseconds(50)
-            let reloader = ConfigReloadService(sources: sources, loaded: loaded, runtime: harness.runtime, configuration: settings,
-                                               hooks: hooks, logger: harness.logger)
-            let watching = Task { try await reloader.run() }
+            let (outcomes, watching) = try await CAFileReloadTests.watchAccounts(in: directory.path, harness: harness, expectWatched: keyPath)
             defer { watching.cancel() }
 
             #expect(try await Self.send(harness, from: "ops@acme.example")?.code == 250)

@@ -83,9 +83,16 @@ struct CAFileReloadTests {
         account.tlsCAFile = caPath
         try ConfigReloadTests.json(account).write(to: accountsDirectory.appendingPathComponent("acct0.json"),
                                                   atomically: true, encoding: .utf8)
-        let sources = AccountSources(accountsDirectory: accountsDirectory.path)
+        return try await watchAccounts(in: accountsDirectory.path, harness: harness, expectWatched: caPath)
+    }
+
+    /// Loads the accounts in `directory` into the harness's proxy and watches them as `serve`
+    /// does; `expectWatched` must be among the paths watched.
+    static func watchAccounts(in directory: String, harness: RelayHarness,
+                              expectWatched: String) async throws -> (ConfigReloadTests.Outcomes, Task<Void, any Error>) {
+        let sources = AccountSources(accountsDirectory: directory)
         let loaded = try AccountSourceLoader.load(sources)
-        #expect(loaded.watchPaths.contains(caPath))
+        #expect(loaded.watchPaths.contains(expectWatched))
         _ = try await harness.runtime.reload(loaded.directory)
 
         let outcomes = ConfigReloadTests.Outcomes()
