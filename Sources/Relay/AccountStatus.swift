@@ -12,6 +12,9 @@ public struct AccountStatus: Sendable {
 
     public var accountID: String
     public var provider: Provider
+    public var grant: GrantType
+    /// The shared credential the account's tokens come from, if any.
+    public var credential: String?
     public var state: State
     /// Seconds until the cached access token expires; nil when none is cached.
     public var tokenExpiresIn: Int?
@@ -41,7 +44,8 @@ extension RelayAccounts {
                 state = .ok
             }
             return AccountStatus(
-                accountID: account.accountID, provider: account.provider, state: state,
+                accountID: account.accountID, provider: account.provider, grant: account.grant.type,
+                credential: account.credentialName, state: state,
                 tokenExpiresIn: token.expiresAt.map { Int(($0 - now).components.seconds) },
                 idleConnections: counts.idle, busyConnections: counts.busy,
                 maxConnections: relayAccount.pool.currentCap, usage: relayAccount.limiter.quota.usage())

@@ -25,7 +25,9 @@ struct RelayStatus: AdminStatusSource {
             if index > 0 { out += "," }
             out += "{\"account_id\":"
             JSONText.appendString(status.accountID, to: &out)
-            out += ",\"provider\":\"\(status.provider.rawValue)\",\"state\":\"\(status.state.rawValue)\""
+            out += ",\"provider\":\"\(status.provider.rawValue)\",\"grant\":\"\(status.grant.rawValue)\",\"credential\":"
+            if let credential = status.credential { JSONText.appendString(credential, to: &out) } else { out += "null" }
+            out += ",\"state\":\"\(status.state.rawValue)\""
             out += ",\"token_expires_in_s\":" + (status.tokenExpiresIn.map(String.init) ?? "null")
             out += ",\"pool\":{\"idle\":\(status.idleConnections),\"busy\":\(status.busyConnections),\"max\":\(status.maxConnections)}"
             let usage = status.usage

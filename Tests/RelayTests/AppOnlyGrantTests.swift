@@ -64,6 +64,10 @@ struct AppOnlyGrantTests {
             #expect(requests.first?.status == 200)
             let users = harness.sandbox.store.messages.map(\.authenticatedUser)
             #expect(users.sorted() == names.map { "\($0)@contoso.example" }.sorted())
+            // /accounts: each mailbox shows the grant and credential, and the one shared token.
+            let statuses = harness.runtime.server.accounts.statuses()
+            #expect(statuses.count == 10)
+            #expect(statuses.allSatisfy { $0.grant == .clientCredentials && $0.credential == "contoso-app" && $0.tokenExpiresIn != nil })
         }
     }
 
