@@ -60,7 +60,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             var other = account
             other.password = account.password.map { _ in "other password" }
             other.clientSecret = account.clientSecret.map { _ in "other client secret" }
-            other.refreshToken = "other refresh token"
+            if case .refreshToken = account.grant { other.grant = .refreshToken("other refresh token") }
             for (shown, otherShown) in [(account.description, other.description), (account.debugDescription, other.debugDescription),
                                         (dumped(account), dumped(other))] {
                 fuzzCheck(shown == otherShown, "a printed account depends on its secrets: \(shown) vs \(otherShown)")
