@@ -57,7 +57,7 @@ public struct OAuth2Credentials: Sendable, Hashable {
         let identity: String
         switch authentication {
         case .secret(let secret):
-            let digest = SHA256.hash(data: Array("xoauth2-proxy token cache key\u{0}\(secret)".utf8))
+            let digest = SHA256.hash(data: Self.cacheKeySalt + Array(secret.utf8))
             identity = "secret:" + digest.prefix(6).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         case .certificate(let certificate):
             identity = "x5t#S256:" + certificate.thumbprintSHA256
@@ -66,6 +66,10 @@ public struct OAuth2Credentials: Sendable, Hashable {
         }
         return "client_credentials \(clientID) \(tokenURL) scope=\(scope ?? OAuth2Defaults.microsoftClientCredentialsScope) \(identity)"
     }
+
+    /// Random per process: the key shows up in log lines, and a digest salted with a constant
+    /// would let anyone holding the logs test guesses of a weak secret offline.
+    private static let cacheKeySalt: [UInt8] = (0..<16).map { _ in UInt8.random(in: .min ... .max) }
 
     /// The refresh-token grant's form fields, in a stable order so request bodies are reproducible in tests.
     var refreshGrantFields: [(name: String, value: String)] {
