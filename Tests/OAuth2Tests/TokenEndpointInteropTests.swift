@@ -190,7 +190,7 @@ import TestSupport
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let running = Running(directory: directory)
         let stderrURL = directory.appendingPathComponent("stderr.txt")
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         running.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         running.process.arguments = [python, script.path, directory.path]
         running.process.standardInput = running.stdin
