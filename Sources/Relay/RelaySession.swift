@@ -22,48 +22,30 @@ public struct RelaySessionConfiguration: Sendable {
 /// are written with one flush per group. The client hears 250 for a message only when the
 /// upstream said 250 to its end of data.
 struct RelaySession {
-    private enum PendingReply {
-        case local(SMTPReply)
-        case mail(EventLoopFuture<SMTPReply>)
-        case recipient(EventLoopFuture<SMTPReply>)
-        /// RSET left over from the lease's previous user; its reply is not the client's.
-        case upstreamReset(EventLoopFuture<SMTPReply>)
-        /// DATA sent behind MAIL and RCPT; its reply is kept for the state machine's DATA step.
-        case dataStart(EventLoopFuture<SMTPReply>)
-    }
-
-    private struct Body {
-        var size = 0
-        /// Set once the message cannot go through; the rest of the body is read and dropped.
-        var failure: SMTPReply?
-    }
+    /// An upstream reply on its way, in the order the transaction awaits them.
+    private typealias InFlight = EventLoopFuture<SMTPReply>
 
     private enum Next { case proceed, close }
 
     typealias Outbound = NIOAsyncChannelOutboundWriter<SMTPReply>
+    private typealias LeaseAction = RelayTransaction<AccountPool.Lease>.LeaseAction
 
     private let accounts: RelayAccounts
     private let configuration: RelaySessionConfiguration
     private var logger: Logger
-    private var machine: SMTPServerStateMachine
-    /// The login email, once authenticated.
-    private var login: String?
-    /// The password the client proved; a reload that changes it ends the session at its next MAIL.
-    private var loginPassword: String?
+    /// What is owed to the client, what the upstream still has to answer, and what becomes of
+    /// the lease after each outcome.
+    private var transaction: RelayTransaction<AccountPool.Lease>
+    /// Replies awaited from the upstream, oldest first, matching the transaction's order.
+    private var inFlight: CircularBuffer<InFlight> = []
+    /// What the client proved at AUTH; a reload that changes it ends the session at its next MAIL.
+    private var login: SessionLogin?
     /// The account as it was when the current (or last) transaction started; a reload in the
     /// meantime applies from the next MAIL.
     private var account: RelayAccount?
-    private var lease: AccountPool.Lease?
     /// Held from MAIL until the transaction ends: the account's concurrency slot and counts.
     private var admission: Admission?
-    private var pending: [PendingReply] = []
-    /// Replies resolved and not yet written: a pipelined group is answered in one write.
-    private var unsent: [SMTPReply] = []
-    /// The upstream's answer to a DATA that went out with MAIL and RCPT.
-    private var pipelinedData: Result<SMTPReply, any Error>?
-    private var body: Body?
     private var transactionStart: ContinuousClock.Instant?
-    private var recipientCount = 0
 
     private let drain: SessionDrain?
     /// Failed logins across connections; nil turns the budget off (in-process tests of other things).
@@ -80,14 +62,16 @@ struct RelaySession {
         self.accounts = accounts
         self.configuration = configuration
         self.logger = logger
-        self.machine = SMTPServerStateMachine(configuration: configuration.stateMachine)
+        self.transaction = RelayTransaction(server: SMTPServerStateMachine(configuration: configuration.stateMachine))
     }
+
+    private var lease: AccountPool.Lease? { transaction.lease }
 
     mutating func run(_ connection: SMTPServerConnection) async {
         clientLoop = connection.channel.eventLoop
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await outbound.write(machine.greeting)
+                try await outbound.write(transaction.server.greeting)
                 session: for try await frames in inbound {
                     for index in frames.indices {
                         // A body chunk followed by the end of data in the same read goes out
@@ -96,7 +80,7 @@ struct RelaySession {
                         if try await handle(frames[index], outbound, endOfDataFollows: endsNext) == .close { break session }
                     }
                     try await flush(outbound)
-                    if let drain, drain.update(betweenTransactions: !machine.isInTransaction && body == nil) {
+                    if let drain, drain.update(betweenTransactions: !transaction.isInTransaction && transaction.body == nil) {
                         // Shutting down: a session that just finished its transaction leaves now.
                         try await outbound.write(SessionRegistry.goodbye)
                         break session
@@ -106,10 +90,8 @@ struct RelaySession {
         } catch {
             logger.debug("client connection ended", metadata: ["error": "\(error)"])
         }
-        // Verdicts still on their way would be read by the connection's next user as its own.
-        if pending.contains(where: { if case .local = $0 { false } else { true } }) { dropLease() }
-        pending.removeAll()
-        abandonTransaction()
+        inFlight.removeAll()
+        apply(transaction.sessionEnded())
         endAdmission(accepted: false)
     }
 
@@ -124,35 +106,31 @@ struct RelaySession {
             }
             switch parsed {
             case .success(.mail), .success(.rcpt):
-                return try await perform(machine.command(parsed), outbound)
-            case .success(.data) where queueDataUpstream():
+                return try await perform(transaction.command(parsed), outbound)
+            case .success(.data) where !configuration.dryRun && transaction.shouldPipelineData:
                 // DATA travels with MAIL and RCPT (RFC 2920 allows it last in a group); the
                 // verdicts so far are collected, and written with the answer to DATA.
+                await send("DATA", awaiting: .dataStart, timeout: lease?.connection.client.configuration.timeouts.dataStart)
                 await resolvePending()
-                let next = try await perform(machine.command(parsed), outbound)
-                if case .success(let reply)? = pipelinedData, reply.code == 354 {
-                    // The state machine refused DATA but the upstream opened it: only closing
-                    // keeps that upstream from taking a message.
-                    dropLease()
-                }
-                pipelinedData = nil
+                let next = try await perform(transaction.command(parsed), outbound)
+                apply(transaction.dataCommandHandled())
                 return next
             default:
                 // Only MAIL and RCPT (and DATA behind them) travel pipelined; everything else
                 // needs the verdicts so far.
                 try await flush(outbound)
-                return try await perform(machine.command(parsed), outbound)
+                return try await perform(transaction.command(parsed), outbound)
             }
         case .commandTooLong:
             try await flush(outbound)
-            return try await perform(machine.commandTooLong(), outbound)
+            return try await perform(transaction.commandTooLong(), outbound)
         case .authResponse(let line):
-            return try await perform(machine.authResponse(String(buffer: line)), outbound)
+            return try await perform(transaction.authResponse(String(buffer: line)), outbound)
         case .data(let chunk):
             await relayBody(chunk, endOfDataFollows: endOfDataFollows)
             return .proceed
         case .dataAfterBareLineEnding(let chunk):
-            refuseBody(chunk)
+            apply(transaction.bodyChunkRefused(size: chunk.readableBytes))
             return .proceed
         case .endOfData(let summary):
             await finishBody(summary)
@@ -163,10 +141,10 @@ struct RelaySession {
     private mutating func perform(_ action: SMTPServerStateMachine.Action, _ outbound: Outbound) async throws -> Next {
         switch action {
         case .reply(let reply):
-            pending.append(.local(reply))
+            transaction.reply(reply)
         case .close(let reply):
             try await flush(outbound)
-            abandonTransaction()
+            apply(transaction.abandon())
             endAdmission(accepted: false)
             if let reply { try await outbound.write(reply) }
             return .close
@@ -177,85 +155,39 @@ struct RelaySession {
                 try await flush(outbound)
                 if delay > .zero { try? await Task.sleep(for: delay) }
                 ProxyMetrics.recordLoginFailure(.refused)
-                return try await perform(machine.authenticationResult(user: nil, refusal: Self.tooManyFailedLogins), outbound)
+                return try await perform(transaction.authenticationResult(user: nil, refusal: SessionLogin.tooManyFailedLogins), outbound)
             }
-            let verified = verify(credentials)
+            let verified = SessionLogin.verify(credentials, in: accounts, budget: loginFailures, clientAddress: clientAddress, logger: &logger)
             account = verified
-            login = verified?.account.email
-            loginPassword = verified == nil ? nil : credentials.password
-            if let verified {
-                logger[metadataKey: "account_id"] = "\(verified.account.accountID)"
-                logger.info("client authenticated")
-            } else {
-                ProxyMetrics.recordLoginFailure(.failed)
-                let failure = loginFailures?.recordFailure(name: credentials.username, address: clientAddress)
-                let username: Logger.Metadata.Value = "\(credentials.username.prefix(320))"
-                if failure?.exhaustsBudget == true {
-                    logger.warning("login failures over budget: further logins for this name or from this address are refused for a while",
-                                   metadata: ["username": username])
-                } else if failure.map(\.startsBurst) ?? true {
-                    logger.notice("client authentication failed", metadata: ["username": username])
-                }
-            }
-            return try await perform(machine.authenticationResult(user: verified?.account.email), outbound)
+            login = verified.map { SessionLogin(email: $0.account.email, password: credentials.password) }
+            return try await perform(transaction.authenticationResult(user: verified?.account.email), outbound)
         case .startMail(let from, let parameters):
-            switch currentLogin() {
+            switch login?.current(in: accounts) ?? .failure(SessionLogin.Ended(reason: "not logged in")) {
             case .success(let account):
                 await startMail(account, from: from, parameters: parameters)
             case .failure(let ended):
                 // The operator changed or removed the credential this session proved: it may
                 // not start another transaction, and it is told why before it is closed.
                 logger.notice("session ended: \(ended.reason)")
-                return try await perform(.close(Self.credentialsChanged), outbound)
+                return try await perform(.close(SessionLogin.credentialsChanged), outbound)
             }
         case .addRecipient(let to, _):
             await addRecipient(to: to)
         case .startData:
             await startData()
         case .resetTransaction(let reply):
-            abandonTransaction()
+            apply(transaction.abandon())
             endAdmission(accepted: false)
-            pending.append(.local(reply))
+            transaction.reply(reply)
         }
         return .proceed
     }
-
-    // MARK: Authentication
-
-    /// The password check runs even for unknown users so timing says nothing about which
-    /// part was wrong.
-    private func verify(_ credentials: SASL.Credentials) -> RelayAccount? {
-        let candidate = accounts.lookup(email: credentials.username)
-        let expected = candidate?.account.password
-        let matches = constantTimeEquals(expected ?? "\u{0}no-password", credentials.password)
-        guard let candidate, expected != nil, matches else { return nil }
-        return candidate
-    }
-
-    private struct LoginEnded: Error {
-        var reason: String
-    }
-
-    /// The logged-in account as the accounts are now, or why the login no longer holds after a reload.
-    private func currentLogin() -> Result<RelayAccount, LoginEnded> {
-        guard let login, let loginPassword else { return .failure(LoginEnded(reason: "not logged in")) }
-        guard let current = accounts.lookup(email: login) else { return .failure(LoginEnded(reason: "account removed by a reload")) }
-        guard let password = current.account.password, constantTimeEquals(password, loginPassword) else {
-            return .failure(LoginEnded(reason: "password changed by a reload"))
-        }
-        return .success(current)
-    }
-
-    static let tooManyFailedLogins = SMTPReply(454, "4.7.0", "Too many failed logins; try again later")
-
-    static let credentialsChanged = SMTPReply(454, "4.7.0", "Credentials changed on the proxy; log in again")
 
     // MARK: Transaction
 
     private mutating func startMail(_ account: RelayAccount, from: String, parameters: [SMTPParameter]) async {
         transactionStart = .now
-        recipientCount = 0
-        if lease != nil { dropLease() }
+        apply(transaction.mailStarting())
         self.account = account
         switch await account.limiter.admit() {
         case .success(let granted):
@@ -263,11 +195,11 @@ struct RelaySession {
         case .failure(let failure):
             ProxyMetrics.recordMessage(.held, accountID: account.account.accountID)
             logger.notice("message held back", metadata: ["reason": "\(failure)"])
-            pending.append(.local(machine.mailResult(failure.clientReply)))
+            transaction.mailAnswered(failure.clientReply)
             return
         }
         if configuration.dryRun {
-            pending.append(.local(machine.mailResult(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))))
+            transaction.mailAnswered(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))
             return
         }
         for attempt in 1...2 {
@@ -280,47 +212,31 @@ struct RelaySession {
                     account.apply(pushback, logger: logger)
                 }
                 endAdmission(accepted: false)
-                pending.append(.local(machine.mailResult(error.clientReply)))
+                transaction.mailAnswered(error.clientReply)
                 return
             }
-            var current = acquired
-            let line = Self.mailLine(from: from, parameters: parameters, upstream: current.connection.client.capabilities)
-            let reset = current.needsReset ? await send(current, "RSET", step: "RSET") : nil
-            current.needsReset = false
-            let mail = await send(current, line, step: "MAIL")
-            lease = current
-            let isStale = (current.idleFor ?? .zero) > configuration.staleAfter
+            let client = acquired.connection.client
+            apply(transaction.leased(acquired, pipelining: client.capabilities.pipelining))
+            let line = UpstreamMailCommand.line(from: from, parameters: parameters, upstream: client.capabilities)
+            let isStale = (acquired.idleFor ?? .zero) > configuration.staleAfter
             guard isStale, attempt == 1 else {
-                if let reset { pending.append(.upstreamReset(reset)) }
-                pending.append(.mail(mail))
+                if acquired.needsReset { await send("RSET", awaiting: .reset) }
+                await send(line, awaiting: .mail)
                 return
             }
-            current.connection.client.flush()
+            // A connection idle this long may have been dropped by the provider: its MAIL is
+            // answered before anything is pipelined behind it, and a dead one is replaced unseen.
+            if acquired.needsReset { _ = await Self.outcome(client.send("RSET", step: "RSET")) }
             do {
-                let reply = try await mail.get()
-                pending.append(.mail(current.connection.client.eventLoop.makeSucceededFuture(reply)))
+                let reply = try await client.send(line, step: "MAIL").get()
+                transaction.sent(.mail)
+                inFlight.append(client.eventLoop.makeSucceededFuture(reply))
                 return
             } catch {
-                // The provider dropped it while idle; nothing was accepted, so try a fresh one.
                 logger.debug("idle upstream connection was gone, replacing it")
-                dropLease()
+                apply(transaction.closeLease())
             }
         }
-    }
-
-    /// Carries over what the upstream understands; the state machine already refused the rest.
-    static func mailLine(from: String, parameters: [SMTPParameter], upstream: EHLOCapabilities) -> String {
-        var line = "MAIL FROM:<\(from)>"
-        for parameter in parameters {
-            let supported = switch parameter.keyword {
-            case "SIZE": upstream.maxMessageSize != nil
-            case "BODY": upstream.eightBitMIME
-            case "SMTPUTF8": upstream.smtpUTF8
-            default: false
-            }
-            if supported { line += " " + parameter.wireForm }
-        }
-        return line
     }
 
     private mutating func addRecipient(to: String) async {
@@ -329,146 +245,75 @@ struct RelaySession {
             admission = current
             if let refusal {
                 logger.notice("recipient held back", metadata: ["reason": "\(refusal)"])
-                pending.append(.local(machine.recipientResult(refusal.clientReply)))
+                transaction.recipientAnswered(refusal.clientReply)
                 return
             }
         }
         if configuration.dryRun {
-            pending.append(.local(machine.recipientResult(SMTPReply(250, "2.1.5", "Recipient OK (dry-run)"))))
+            transaction.recipientAnswered(SMTPReply(250, "2.1.5", "Recipient OK (dry-run)"))
             return
         }
-        guard let lease else {
-            pending.append(.local(machine.recipientResult(RelayFailure.upstreamLost.clientReply)))
+        guard lease != nil else {
+            transaction.recipientAnswered(RelayFailure.upstreamLost.clientReply)
             return
         }
-        pending.append(.recipient(await send(lease, "RCPT TO:<\(to)>", step: "RCPT")))
+        await send("RCPT TO:<\(to)>", awaiting: .recipient)
     }
 
     private mutating func startData() async {
-        if configuration.dryRun {
-            body = Body()
-            pending.append(.local(machine.dataStartResult(SMTPReply(code: 354, lines: ["Start mail input; end with <CRLF>.<CRLF>"]))))
+        let result: Result<SMTPReply, any Error>
+        switch transaction.dataRequested(dryRun: configuration.dryRun) {
+        case .answered:
             return
+        case .pipelined(let pipelined):
+            result = pipelined
+        case .send:
+            guard let client = lease?.connection.client else { return }
+            result = await Self.outcome(client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA"))
         }
-        guard let lease else {
-            machine.transactionLost()
-            pending.append(.local(RelayFailure.upstreamLost.clientReply))
-            return
-        }
-        let client = lease.connection.client
-        do {
-            let upstreamReply: SMTPReply
-            if let pipelined = pipelinedData {
-                pipelinedData = nil
-                upstreamReply = try pipelined.get()
-            } else {
-                upstreamReply = try await Self.sendDATA(to: client, flush: true).get()
-            }
-            let verdict = read(upstreamReply, at: .data)
-            if verdict.clientReply.code == 354 { body = Body() }
-            pending.append(.local(machine.dataStartResult(verdict.clientReply)))
-            if verdict.closesConnection {
-                dropLease()
-                machine.transactionLost()
-            }
-        } catch {
-            logger.warning("upstream lost at DATA", metadata: ["error": "\(error)"])
-            dropLease()
-            machine.transactionLost()
-            pending.append(.local(RelayFailure.upstreamLost.clientReply))
-        }
+        if case .failure(let error) = result { logger.warning("upstream lost at DATA", metadata: ["error": "\(error)"]) }
+        let (pushback, action) = transaction.dataReplied(result)
+        applyPushback(pushback)
+        apply(action)
     }
 
     private mutating func relayBody(_ chunk: ByteBuffer, endOfDataFollows: Bool) async {
-        guard var state = body else { return }
-        state.size += chunk.readableBytes
-        if state.failure == nil {
-            if state.size > configuration.stateMachine.maxMessageSize {
-                // Closing mid-DATA is the only way to make an upstream drop what it has so far.
-                state.failure = SMTPReply(552, "5.3.4", "Message size exceeds fixed maximum message size of \(configuration.stateMachine.maxMessageSize) octets")
-                dropLease()
-            } else if let lease, endOfDataFollows {
-                lease.connection.client.queueBody(chunk)
-            } else if let lease {
-                do {
-                    try await lease.connection.client.sendBody(chunk)
-                } catch {
-                    logger.warning("upstream lost during DATA", metadata: ["error": "\(error)"])
-                    state.failure = RelayFailure.upstreamLost.clientReply
-                    dropLease()
-                }
-            }
+        let (step, action) = transaction.bodyChunk(size: chunk.readableBytes, maxSize: configuration.stateMachine.maxMessageSize)
+        apply(action)
+        guard case .forward = step, let client = lease?.connection.client else { return }
+        if endOfDataFollows {
+            client.queueBody(chunk)
+            return
         }
-        body = state
-    }
-
-    /// A bare CR or LF: nothing from here on goes upstream, and the upstream transaction ends
-    /// without a terminator (closing is the only way to make a provider drop a half message).
-    /// The client's data is still read to its end, then refused.
-    private mutating func refuseBody(_ chunk: ByteBuffer) {
-        guard var state = body else { return }
-        state.size += chunk.readableBytes
-        if state.failure == nil {
-            state.failure = Self.bareLineEnding
-            dropLease()
+        do {
+            try await client.sendBody(chunk)
+        } catch {
+            logger.warning("upstream lost during DATA", metadata: ["error": "\(error)"])
+            apply(transaction.bodyChunkFailed())
         }
-        body = state
     }
-
-    static let bareLineEnding = SMTPReply(550, "5.6.0", "Message has a bare CR or LF; lines must end with CRLF; not sent")
 
     private mutating func finishBody(_ summary: SMTPDataScanner.Summary) async {
-        guard let state = body else { return }
-        body = nil
         let reply: SMTPReply
-        if let failure = state.failure {
-            reply = failure
-        } else if summary.sawLongLine {
-            dropLease()
-            reply = SMTPReply(500, "5.5.2", "Message has a line longer than 998 characters; not sent")
-        } else if summary.sawBareLineEnding {
-            dropLease()
-            reply = Self.bareLineEnding
-        } else if configuration.dryRun {
-            reply = SMTPReply(250, "2.0.0", "dry-run: not relayed")
-        } else if var current = lease {
-            let client = current.connection.client
-            do {
-                let verdict = read(try await client.send(".", timeout: client.configuration.timeouts.dataEnd, step: "end of data").get(), at: .endOfData)
-                reply = verdict.clientReply
-                current.messagesSent += 1
-                lease = nil
-                account?.pool.release(current, reusable: !verdict.closesConnection)
-            } catch {
-                logger.warning("upstream lost at end of data", metadata: ["error": "\(error)"])
-                dropLease()
-                reply = RelayFailure.upstreamLost.clientReply
-            }
-        } else {
-            reply = RelayFailure.upstreamLost.clientReply
+        switch transaction.endOfData(summary, dryRun: configuration.dryRun) {
+        case nil:
+            return
+        case .answered(let decided, let action)?:
+            apply(action)
+            reply = decided
+        case .sendTerminator?:
+            guard let client = lease?.connection.client else { return }
+            let result = await Self.outcome(client.send(".", timeout: client.configuration.timeouts.dataEnd, step: "end of data"))
+            if case .failure(let error) = result { logger.warning("upstream lost at end of data", metadata: ["error": "\(error)"]) }
+            let verdict = transaction.terminatorReplied(result)
+            applyPushback(verdict.pushback)
+            apply(verdict.action)
+            reply = verdict.reply
         }
-        machine.transactionEnded()
+        let size = transaction.messageEnded(reply)
         endAdmission(accepted: reply.isPositiveCompletion)
-        logOutcome(reply, size: state.size)
-        pending.append(.local(reply))
-    }
-
-    private func logOutcome(_ reply: SMTPReply, size: Int) {
-        let duration = transactionStart.map { ContinuousClock.now - $0 } ?? .zero
-        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-        let metadata: Logger.Metadata = [
-            "smtp_code": "\(reply.code)", "size": "\(size)", "recipients": "\(recipientCount)",
-            "duration_ms": "\(Int(milliseconds.rounded()))",
-        ]
-        ProxyMetrics.recordMessage(reply.isPositiveCompletion ? .relayed : reply.isPermanentFailure ? .rejected : .failed,
-                                   accountID: account?.account.accountID)
-        ProxyMetrics.recordRelayDuration(duration)
-        if reply.isPositiveCompletion {
-            ProxyMetrics.addRelayedBytes(size)
-            logger.info("message relayed", metadata: metadata)
-        } else {
-            logger.warning("message not relayed", metadata: metadata.merging(["smtp_reply": "\(reply)"]) { $1 })
-        }
+        MessageOutcome.record(reply, size: size, recipients: transaction.recipientCount, startedAt: transactionStart,
+                              accountID: account?.account.accountID, logger: logger)
     }
 
     // MARK: Replies
@@ -476,115 +321,39 @@ struct RelaySession {
     /// Sends what is queued upstream, collects verdicts in order, answers the client at once.
     private mutating func flush(_ outbound: Outbound) async throws {
         await resolvePending()
-        guard !unsent.isEmpty else { return }
-        let replies = unsent
-        unsent.removeAll(keepingCapacity: true)
+        let replies = transaction.takeReadyReplies()
+        guard !replies.isEmpty else { return }
         try await outbound.write(contentsOf: replies)
     }
 
-    /// With a pipelining upstream and a transaction open there, queues DATA behind MAIL and
-    /// RCPT so the three leave in one write; false when DATA must wait for the verdicts.
-    private mutating func queueDataUpstream() -> Bool {
-        guard !configuration.dryRun, let lease, lease.connection.client.capabilities.pipelining,
-              pending.contains(where: { if case .mail = $0 { true } else { false } }) || machine.isInTransaction else { return false }
-        pending.append(.dataStart(Self.sendDATA(to: lease.connection.client, flush: false)))
-        return true
-    }
-
-    private static func sendDATA(to client: SMTPClientConnection, flush: Bool) -> EventLoopFuture<SMTPReply> {
-        client.send("DATA", timeout: client.configuration.timeouts.dataStart, step: "DATA", flush: flush)
-    }
-
-    /// Sends what is queued upstream and collects the verdicts in order into `unsent`.
+    /// Sends what is queued upstream and feeds the verdicts, in order, to the transaction.
     private mutating func resolvePending() async {
-        guard !pending.isEmpty else { return }
-        lease?.connection.client.flush()
-        var replies = unsent
-        unsent = []
-        replies.reserveCapacity(replies.count + pending.count)
-        var lost = false
-        for item in pending {
-            switch item {
-            case .local(let reply):
-                replies.append(reply)
-            case .dataStart(let future):
-                do {
-                    pipelinedData = .success(try await future.get())
-                } catch {
-                    pipelinedData = .failure(error)
-                }
-            case .upstreamReset(let future):
-                _ = try? await future.get()
-            case .mail(let future):
-                do {
-                    let verdict = read(try await future.get(), at: .mail)
-                    replies.append(machine.mailResult(verdict.clientReply))
-                    if verdict.closesConnection { lost = true }
-                } catch {
-                    lost = true
-                    replies.append(machine.mailResult(RelayFailure.upstreamLost.clientReply))
-                }
-            case .recipient(let future):
-                do {
-                    let verdict = read(try await future.get(), at: .rcpt)
-                    let reply = machine.recipientResult(verdict.clientReply)
-                    if reply.isPositiveCompletion {
-                        recipientCount += 1
-                    } else if var current = admission {
+        if !inFlight.isEmpty { lease?.connection.client.flush() }
+        while let future = inFlight.popFirst() {
+            let result = await Self.outcome(future)
+            for effect in transaction.upstreamReplied(result) {
+                switch effect {
+                case .pushback(let pushback):
+                    applyPushback(pushback)
+                case .recipientRefused:
+                    if var current = admission {
                         account?.limiter.recipientRefused(&current)
                         admission = current
                     }
-                    replies.append(reply)
-                    if verdict.closesConnection {
-                        lost = true
-                        machine.transactionLost()
-                    }
-                } catch {
-                    lost = true
-                    machine.transactionLost()
-                    replies.append(RelayFailure.upstreamLost.clientReply)
                 }
             }
         }
-        pending.removeAll(keepingCapacity: true)
-        if lost {
-            logger.warning("upstream lost during MAIL/RCPT")
-            dropLease()
-        } else if !machine.isInTransaction, lease != nil {
-            if upstreamMayBeInData {
-                // MAIL was refused but a lenient upstream opened the DATA that went up with it
-                // (or never answered it): it now takes whatever comes next as a message body,
-                // so no later session may have it.
-                dropLease()
-            } else if let current = lease {
-                // MAIL was refused: no transaction is open upstream, the connection is clean.
-                lease = nil
-                account?.pool.release(current, reusable: true)
-            }
-        }
-        if !machine.isInTransaction { endAdmission(accepted: false) }
-        unsent = replies
-    }
-
-    /// Whether the DATA that went up with MAIL and RCPT was answered 354, or not answered at all.
-    private var upstreamMayBeInData: Bool {
-        switch pipelinedData {
-        case .success(let reply)?: reply.code == 354
-        case .failure?: true
-        case nil: false
-        }
+        let (action, lost) = transaction.settle()
+        if lost { logger.warning("upstream lost during MAIL/RCPT") }
+        apply(action)
+        if !transaction.isInTransaction { endAdmission(accepted: false) }
     }
 
     // MARK: Upstream plumbing
 
-    /// An upstream reply as the client should hear it; what it says about the account is
-    /// applied on the way.
-    private func read(_ reply: SMTPReply, at step: UpstreamStep) -> UpstreamVerdict {
-        let verdict = UpstreamReplyPolicy.verdict(for: reply, at: step)
-        if let pushback = verdict.pushback, let account {
-            account.apply(pushback, logger: logger)
-        }
-        return verdict
+    private func applyPushback(_ pushback: ProviderPushback?) {
+        guard let pushback, let account else { return }
+        account.apply(pushback, logger: logger)
     }
 
     /// Gives back the concurrency slot; counts stay only for messages the provider accepted.
@@ -596,33 +365,40 @@ struct RelaySession {
 
     /// Pipelined upstreams get the command queued for the next flush; others get it sent and
     /// answered before anything else goes out, as RFC 5321 requires without PIPELINING.
-    private func send(_ lease: AccountPool.Lease, _ line: String, step: String) async -> EventLoopFuture<SMTPReply> {
-        let client = lease.connection.client
-        guard !client.capabilities.pipelining else {
-            return client.send(line, step: step, flush: false)
+    private mutating func send(_ line: String, awaiting: RelayTransaction<AccountPool.Lease>.Awaited,
+                               timeout: TimeAmount? = nil) async {
+        guard let client = lease?.connection.client else { return }
+        let step = switch awaiting {
+        case .reset: "RSET"
+        case .mail: "MAIL"
+        case .recipient: "RCPT"
+        case .dataStart: "DATA"
         }
-        let future = client.send(line, step: step, flush: true)
-        _ = try? await future.get()
-        return future
+        let pipelining = client.capabilities.pipelining
+        let future = client.send(line, timeout: timeout, step: step, flush: !pipelining)
+        transaction.sent(awaiting)
+        inFlight.append(future)
+        if !pipelining { _ = try? await future.get() }
     }
 
-    /// Gives the lease back after an abandoned transaction (RSET goes up with the next MAIL),
-    /// or closes it if a body was half sent.
-    private mutating func abandonTransaction() {
-        guard var current = lease else { return }
-        lease = nil
-        if body != nil {
-            body = nil
-            account?.pool.release(current, reusable: false)
-        } else {
-            current.needsReset = true
-            account?.pool.release(current, reusable: true)
+    private static func outcome(_ future: EventLoopFuture<SMTPReply>) async -> Result<SMTPReply, any Error> {
+        do {
+            return .success(try await future.get())
+        } catch {
+            return .failure(error)
         }
     }
 
-    private mutating func dropLease() {
-        guard let current = lease else { return }
-        lease = nil
-        account?.pool.release(current, reusable: false)
+    /// Carries out what the transaction decided about the lease.
+    private func apply(_ action: LeaseAction?) {
+        guard let action, let pool = account?.pool else { return }
+        switch action {
+        case .close(let current):
+            pool.release(current, reusable: false)
+        case .release(var current, let needsReset, let messageSent):
+            current.needsReset = needsReset
+            if messageSent { current.messagesSent += 1 }
+            pool.release(current, reusable: true)
+        }
     }
 }

@@ -17,6 +17,12 @@ public struct SMTPDataScanner: Sendable {
         public var size: Int
         public var sawLongLine: Bool
         public var sawBareLineEnding: Bool
+
+        public init(size: Int, sawLongLine: Bool, sawBareLineEnding: Bool) {
+            self.size = size
+            self.sawLongLine = sawLongLine
+            self.sawBareLineEnding = sawBareLineEnding
+        }
     }
 
     public enum Result: Sendable, Hashable {
