@@ -55,6 +55,24 @@ final class AccountLimiter: Sendable {
         self.settings = settings
     }
 
+    /// MAIL FROM's answer when it needs no wait; nil when a concurrency slot must be waited for
+    /// (then `admit()`), which a session on an event loop does off the loop.
+    func admitNow() -> Result<Admission, RelayFailure>? {
+        if let remaining = pauseRemaining() {
+            return .failure(.quotaPaused(retryAfter: remaining))
+        }
+        let reservation: MessageReservation
+        switch quota.reserveMessage() {
+        case .refused(let refusal): return .failure(.accountLimit(refusal))
+        case .granted(let granted): reservation = granted
+        }
+        guard concurrency.tryAcquire() else {
+            quota.refund(reservation)
+            return nil
+        }
+        return .success(Admission(reservation: reservation))
+    }
+
     /// Called at MAIL FROM. Waits (bounded) only for a concurrency slot; every other limit answers at once.
     func admit() async -> Result<Admission, RelayFailure> {
         if let remaining = pauseRemaining() {

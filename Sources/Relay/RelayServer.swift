@@ -62,8 +62,7 @@ public final class RelayServer: Service, Sendable {
     /// Re-reads the certificate while serving; nil without TLS.
     public let certificates: ServerTLSReloader?
     private let logger: Logger
-    private let sessions = SessionRegistry()
-    private let loginFailures: LoginFailureBudget
+    private let sessions: SessionRegistry
     private let shutdownHooks = NIOLockedValueBox<[@Sendable () -> Void]>([])
 
     public var port: Int { listeners[0].listener.port }
@@ -75,8 +74,8 @@ public final class RelayServer: Service, Sendable {
     public var isDraining: Bool { sessions.isDraining }
 
     private init(configuration: Configuration, accounts: RelayAccounts, listeners: [BoundListener], certificates: ServerTLSReloader?,
-                 clock: ResilienceClock, logger: Logger) {
-        self.loginFailures = LoginFailureBudget(configuration: configuration.loginFailures, clock: clock)
+                 sessions: SessionRegistry, logger: Logger) {
+        self.sessions = sessions
         self.configuration = configuration
         self.accounts = accounts
         self.listeners = listeners
@@ -98,10 +97,17 @@ public final class RelayServer: Service, Sendable {
             certificates = try await ServerTLSReloader.load(tls.files, handshakeTimeout: tls.handshakeTimeout,
                                                             configuration: tls.reload, logger: logger)
         }
+        let sessions = SessionRegistry()
+        let loginFailures = LoginFailureBudget(configuration: configuration.loginFailures, clock: clock)
+        func installer() -> RelaySessionInstaller {
+            RelaySessionInstaller(accounts: accounts, sessions: sessions, loginFailures: loginFailures, logger: logger,
+                                  maxConnections: configuration.maxConnections)
+        }
+        let plainInstaller = installer()
         let listener = try await SMTPListener.bind(
             SMTPListener.Configuration(host: configuration.host, port: configuration.port, idleTimeout: configuration.idleTimeout,
                                        startTLS: certificates?.tls.startTLS),
-            group: group)
+            group: group, sessionHandlers: plainInstaller.install)
         var bound: [BoundListener] = []
         do {
             // What the socket is bound to decides, not how the host was spelt: `::` and
@@ -119,12 +125,15 @@ public final class RelayServer: Service, Sendable {
             session.stateMachine.tls = certificates == nil ? .none : .startTLS
             session.stateMachine.authRequiresTLS = authRequiresTLS
             bound.append(BoundListener(listener: listener, kind: certificates == nil ? .plain : .startTLS, session: session))
+            plainInstaller.sessionConfiguration.withLockedValue { [session] in $0 = session }
             if let certificates, let implicitPort = configuration.tls?.implicitPort {
+                let implicitInstaller = installer()
                 let implicit = try await SMTPListener.bind(
                     SMTPListener.Configuration(host: configuration.host, port: implicitPort, idleTimeout: configuration.idleTimeout,
                                                implicitTLS: certificates.tls),
-                    group: group)
+                    group: group, sessionHandlers: implicitInstaller.install)
                 session.stateMachine.tls = .implicit
+                implicitInstaller.sessionConfiguration.withLockedValue { [session] in $0 = session }
                 bound.append(BoundListener(listener: implicit, kind: .implicitTLS, session: session))
             }
         } catch {
@@ -132,7 +141,7 @@ public final class RelayServer: Service, Sendable {
             throw error
         }
         return RelayServer(configuration: configuration, accounts: accounts, listeners: bound, certificates: certificates,
-                           clock: clock, logger: logger)
+                           sessions: sessions, logger: logger)
     }
 
     public func run() async throws {
@@ -161,11 +170,11 @@ public final class RelayServer: Service, Sendable {
                 }
                 try await withThrowingDiscardingTaskGroup { serving in
                     for bound in listeners {
-                        serving.addTask {
-                            try await bound.listener.run { connection in await self.serve(connection, configuration: bound.session) }
-                        }
+                        serving.addTask { try await bound.listener.run() }
                     }
                 }
+                // The sessions are channel handlers; the listeners' end is not theirs.
+                await sessions.waitUntilEmpty()
                 group.cancelAll()
             }
         } onGracefulShutdown: { [self] in
@@ -173,30 +182,6 @@ public final class RelayServer: Service, Sendable {
         }
         await accounts.close()
         logger.info("SMTP listener stopped")
-    }
-
-    /// One client connection, from registration to the end of its session.
-    private func serve(_ connection: SMTPServerConnection, configuration sessionConfiguration: RelaySessionConfiguration) async {
-        let maxConnections = configuration.maxConnections
-        guard let sessionID = sessions.register(connection.channel, limit: maxConnections) else {
-            await Self.refuse(connection, logger: logger, limit: maxConnections, draining: sessions.isDraining)
-            return
-        }
-        ProxyMetrics.clientSessionOpened()
-        defer {
-            sessions.unregister(sessionID)
-            ProxyMetrics.clientSessionClosed()
-        }
-        var sessionLogger = logger
-        sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
-        if let remote = connection.channel.remoteAddress {
-            sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
-        }
-        var session = RelaySession(accounts: accounts, configuration: sessionConfiguration, logger: sessionLogger,
-                                   drain: SessionDrain(registry: sessions, id: sessionID),
-                                   loginFailures: loginFailures,
-                                   clientAddress: Self.failureBudgetAddress(connection.channel.remoteAddress))
-        await session.run(connection)
     }
 
     public func close() async {
@@ -233,18 +218,6 @@ public final class RelayServer: Service, Sendable {
     }
 
     static let tooManyConnections = SMTPReply(421, "4.3.2", "Too many connections, try again later")
-
-    /// Refusing costs a write and a close, so a connection flood cannot exhaust memory.
-    private static func refuse(_ connection: SMTPServerConnection, logger: Logger, limit: Int, draining: Bool) async {
-        if draining {
-            logger.info("client connection refused: shutting down")
-        } else {
-            logger.warning("client connection refused: connection limit reached", metadata: ["max_connections": "\(limit)"])
-        }
-        try? await connection.executeThenClose { _, outbound in
-            try await outbound.write(draining ? SessionRegistry.goodbye : tooManyConnections)
-        }
-    }
 }
 
 /// A session's line to the registry.

@@ -18,6 +18,7 @@ final class SessionRegistry: Sendable {
         var sessions: [UInt64: Entry] = [:]
         var nextID: UInt64 = 0
         var draining = false
+        var emptyWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -36,7 +37,25 @@ final class SessionRegistry: Sendable {
     }
 
     func unregister(_ id: UInt64) {
-        state.withLockedValue { _ = $0.sessions.removeValue(forKey: id) }
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLockedValue { state in
+            state.sessions.removeValue(forKey: id)
+            guard state.sessions.isEmpty else { return [] }
+            defer { state.emptyWaiters = [] }
+            return state.emptyWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no session is left (at once if none is open).
+    func waitUntilEmpty() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let empty = state.withLockedValue { state in
+                if state.sessions.isEmpty { return true }
+                state.emptyWaiters.append(continuation)
+                return false
+            }
+            if empty { continuation.resume() }
+        }
     }
 
     /// Returns whether the session should say goodbye now (shutdown began and it is idle).

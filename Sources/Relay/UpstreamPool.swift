@@ -179,6 +179,21 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         }
     }
 
+    /// An idle connection on `loop` if there is one now, without waiting or opening; nil sends
+    /// the caller to `acquire`, which applies the whole preference order.
+    public func takeIdle(preferring loop: (any EventLoop)?) -> Lease? {
+        guard let loop else { return nil }
+        let instant = self.now()
+        return state.withLockedValue { state -> Lease? in
+            guard !state.closed,
+                  let index = state.idle.lastIndex(where: { $0.connection.eventLoop === loop && isReusable($0, now: instant) })
+            else { return nil }
+            let entry = state.idle.remove(at: index)
+            return Lease(connection: entry.connection, messagesSent: entry.messagesSent,
+                         needsReset: entry.needsReset, idleFor: instant - entry.since)
+        }
+    }
+
     /// Gives a connection back. `reusable: false` closes it (errors, aborted DATA, 421).
     public func release(_ lease: Lease, reusable: Bool) {
         let keep = reusable && lease.messagesSent < configuration.maxMessagesPerConnection

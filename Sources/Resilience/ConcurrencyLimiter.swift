@@ -81,6 +81,12 @@ public final class ConcurrencyLimiter: Sendable {
         }
     }
 
+    /// A permit if one is free now and nobody is queued ahead; never waits.
+    public func tryAcquire() -> Bool {
+        let limit = self.limit
+        return state.withLockedValue { $0.takeFree(limit: limit) }
+    }
+
     /// Gives a permit back: to the longest waiter if there is one, else to the pool.
     /// Call exactly once per successful `acquire`; extra calls never take `inUse` below zero.
     public func release() {

@@ -161,9 +161,14 @@ public final class SMTPClientConnection: Sendable {
 
     /// Writes body bytes exactly as given; returns once they reached the socket, which is
     /// what keeps relaying a large message flat in memory.
-    /// A write the upstream does not take within the data-block timeout closes the connection
-    /// (a peer that stopped reading would otherwise hold the session forever).
     public func sendBody(_ chunk: ByteBuffer) async throws {
+        try await writeBody(chunk).get()
+    }
+
+    /// `sendBody` for a caller on the event loop: the future completes once the bytes reached
+    /// the socket. A write the upstream does not take within the data-block timeout closes the
+    /// connection (a peer that stopped reading would otherwise hold the session forever).
+    public func writeBody(_ chunk: ByteBuffer) -> EventLoopFuture<Void> {
         let request = SMTPClientRequest(bytes: chunk, kind: .body, replyPromise: nil)
         let channel = channel
         let promise = channel.eventLoop.makePromise(of: Void.self)
@@ -173,9 +178,7 @@ public final class SMTPClientConnection: Sendable {
             channel.close(promise: nil)
         }
         written.whenComplete { _ in watchdog.cancel() }
-        try await written
-            .flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
-            .get()
+        return written.flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
     }
 
     /// Queues body bytes without flushing or waiting: for the last chunk of a message, which

@@ -6,8 +6,20 @@ import Sockets
 /// The async view of one accepted SMTP client connection.
 public typealias SMTPServerConnection = NIOAsyncChannel<[SMTPServerFrame], SMTPReply>
 
-/// A bound SMTP listening socket whose connections come out as `SMTPServerConnection`s.
+/// An accepted connection: handed to an async session, or already served by the channel
+/// handlers the listener's `sessionHandlers` installed.
+enum SMTPAcceptedConnection: Sendable {
+    case async(SMTPServerConnection)
+    case handled
+}
+
+/// A bound SMTP listening socket whose connections come out as `SMTPServerConnection`s, or are
+/// served by channel handlers installed as each is accepted.
 public final class SMTPListener: Sendable {
+    /// Adds a session's handlers to an accepted channel (behind the framing handler), on its
+    /// event loop and before its first read.
+    public typealias SessionHandlers = @Sendable (any Channel) throws -> Void
+
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
@@ -31,16 +43,17 @@ public final class SMTPListener: Sendable {
         }
     }
 
-    private let serverChannel: NIOAsyncChannel<SMTPServerConnection, Never>
+    private let serverChannel: NIOAsyncChannel<SMTPAcceptedConnection, Never>
 
     public var localAddress: SocketAddress? { serverChannel.channel.localAddress }
     public var port: Int { localAddress?.port ?? 0 }
 
-    private init(serverChannel: NIOAsyncChannel<SMTPServerConnection, Never>) {
+    private init(serverChannel: NIOAsyncChannel<SMTPAcceptedConnection, Never>) {
         self.serverChannel = serverChannel
     }
 
-    public static func bind(_ configuration: Configuration, group: any EventLoopGroup) async throws -> SMTPListener {
+    public static func bind(_ configuration: Configuration, group: any EventLoopGroup,
+                            sessionHandlers: SessionHandlers? = nil) async throws -> SMTPListener {
         let address = try await ListenAddress.resolve(host: configuration.host, port: configuration.port)
         let channel = try await ServerBootstrap(group: group)
             .acceptingIPv4(ifIPv6: address)
@@ -61,18 +74,23 @@ public final class SMTPListener: Sendable {
                         configuration: configuration.framing,
                         idleTimeout: configuration.idleTimeout,
                         startTLS: configuration.startTLS))
-                    return try SMTPServerConnection(wrappingChannelSynchronously: channel)
+                    if let sessionHandlers {
+                        try sessionHandlers(channel)
+                        return SMTPAcceptedConnection.handled
+                    }
+                    return SMTPAcceptedConnection.async(try SMTPServerConnection(wrappingChannelSynchronously: channel))
                 }
             }
         return SMTPListener(serverChannel: channel)
     }
 
     /// Runs `session` for every accepted connection until the listener is closed, then waits
-    /// for the sessions still running.
-    public func run(_ session: @escaping @Sendable (SMTPServerConnection) async -> Void) async throws {
+    /// for the sessions still running. With `sessionHandlers`, only accepts.
+    public func run(_ session: @escaping @Sendable (SMTPServerConnection) async -> Void = { _ in }) async throws {
         try await serverChannel.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in inbound {
+                for try await accepted in inbound {
+                    guard case .async(let connection) = accepted else { continue }
                     // The session runs on its channel's event loop: no hop per read, write or reply.
                     group.addTask(executorPreference: EventLoopTaskExecutor.on(connection.channel.eventLoop)) {
                         await session(connection)

@@ -1,0 +1,12 @@
+import SMTPCore
+
+public struct RelaySessionConfiguration: Sendable {
+    public var stateMachine = SMTPServerStateMachine.Configuration()
+    /// Run the whole client session but contact no upstream.
+    public var dryRun = false
+    /// A reused connection idle longer than this has its MAIL answered before anything else is
+    /// pipelined behind it, so a connection the provider dropped quietly is replaced unseen.
+    public var staleAfter: Duration = .seconds(10)
+    public init() {}
+}
+

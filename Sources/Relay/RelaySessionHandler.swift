@@ -1,0 +1,286 @@
+import Logging
+import NIOCore
+import Ops
+import Resilience
+import SMTPCore
+import SMTPNIO
+
+/// One client connection's relay, driven by its channel: frames in, replies out, and the same
+/// transaction carried to the account's upstream through futures completed on this event loop.
+///
+/// `RelayTransaction` decides; this handler only executes. A message costs no task, no
+/// continuation and no async writer: a pooled upstream on the same loop answers through a
+/// future callback on this thread. Only the slow paths (waiting for a concurrency slot or for a
+/// new upstream connection, a failed-login delay) leave the loop, through one task each.
+///
+/// Frames are handled one at a time. A step that waits for the upstream marks the handler busy:
+/// frames that arrive meanwhile queue here and reads stop, so a client cannot make us buffer
+/// while its provider is slow; the queue is bounded by the framer's unanswered-line limit.
+final class RelaySessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = [SMTPServerFrame]
+    typealias OutboundIn = SMTPReply
+    typealias OutboundOut = SMTPReply
+
+    struct Environment: Sendable {
+        var accounts: RelayAccounts
+        var configuration: RelaySessionConfiguration
+        var logger: Logger
+        var drain: SessionDrain?
+        var loginFailures: LoginFailureBudget?
+        var clientAddress: String?
+        /// Runs once, when the connection has closed and the lease is back.
+        var onClose: @Sendable () -> Void = {}
+    }
+
+    typealias Transaction = RelayTransaction<AccountPool.Lease>
+
+    let environment: Environment
+    var logger: Logger
+    var transaction: Transaction
+    /// Replies awaited from the upstream, oldest first, matching the transaction's order.
+    var inFlight: CircularBuffer<EventLoopFuture<SMTPReply>> = []
+    var login: SessionLogin?
+    /// The account as it was when the current (or last) transaction started.
+    var account: RelayAccount?
+    /// Held from MAIL until the transaction ends: the account's concurrency slot and counts.
+    var admission: Admission?
+    var transactionStart: ContinuousClock.Instant?
+
+    private var frames: CircularBuffer<SMTPServerFrame> = []
+    /// A step is waiting (for the upstream, a slot, a connection); frames wait behind it.
+    private(set) var busy = false
+    private var readPending = false
+    private(set) var closed = false
+    private var ended = false
+    private(set) var context: ChannelHandlerContext?
+
+    init(_ environment: Environment) {
+        self.environment = environment
+        self.logger = environment.logger
+        self.transaction = RelayTransaction(server: SMTPServerStateMachine(configuration: environment.configuration.stateMachine))
+    }
+
+    var configuration: RelaySessionConfiguration { environment.configuration }
+    var lease: AccountPool.Lease? { transaction.lease }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { greet(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        greet(context: context)
+        context.fireChannelActive()
+    }
+
+    private var greeted = false
+
+    private func greet(context: ChannelHandlerContext) {
+        guard !greeted else { return }
+        greeted = true
+        context.writeAndFlush(wrapOutboundOut(transaction.server.greeting), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closed else { return }
+        frames.append(contentsOf: unwrapInboundIn(data))
+        process()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        end()
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("client connection ended", metadata: ["error": "\(error)"])
+        closeConnection()
+    }
+
+    /// Reads wait while frames are queued or a step is waiting, so backpressure reaches the
+    /// client's socket instead of our memory.
+    func read(context: ChannelHandlerContext) {
+        if busy || !frames.isEmpty {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        closed = true
+        frames.removeAll()
+        inFlight.removeAll()
+        apply(transaction.sessionEnded())
+        endAdmission(accepted: false)
+        environment.onClose()
+    }
+
+    // MARK: The frame loop
+
+    /// Handles queued frames until one has to wait, then, once the queue is empty, answers the
+    /// client with everything owed in one write.
+    func process() {
+        while !busy, !closed, let frame = frames.popFirst() {
+            let endOfDataFollows = { if case .endOfData? = frames.first { true } else { false } }()
+            handle(frame, endOfDataFollows: endOfDataFollows)
+        }
+        guard !busy, !closed, frames.isEmpty else { return }
+        // The group is handled: collect the verdicts still to come, then answer.
+        guard inFlight.isEmpty else {
+            resolvePending { _ in }
+            return
+        }
+        writeReadyReplies()
+        if let drain = environment.drain, drain.update(betweenTransactions: !transaction.isInTransaction && transaction.body == nil) {
+            // Shutting down: a session that just finished its transaction leaves now.
+            close(with: SessionRegistry.goodbye)
+            return
+        }
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Marks the handler busy until `future` completes on this loop, then runs `next` and
+    /// carries on with the frames queued behind.
+    func wait<Value: Sendable>(for future: EventLoopFuture<Value>, then next: @escaping (RelaySessionHandler, Result<Value, any Error>) -> Void) {
+        guard let context else { return }
+        busy = true
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+            busy = false
+            guard !closed else { return }
+            next(self, result)
+            process()
+        }
+    }
+
+    /// Runs `operation` off the loop (a slow path: a wait for a slot or a new connection) and
+    /// comes back to it with the result.
+    func waitOffLoop<Value: Sendable>(_ operation: @escaping @Sendable () async -> Value,
+                                      then next: @escaping (RelaySessionHandler, Value) -> Void) {
+        guard let context else { return }
+        let promise = context.eventLoop.makePromise(of: Value.self)
+        promise.completeWithTask(operation)
+        wait(for: promise.futureResult) { handler, result in
+            guard case .success(let value) = result else { return }
+            next(handler, value)
+        }
+    }
+
+    // MARK: Replies and closing
+
+    /// Sends what is queued upstream and feeds the verdicts, in order, to the transaction; one
+    /// callback for the whole group.
+    func resolvePending(then next: @escaping (RelaySessionHandler) -> Void) {
+        guard !inFlight.isEmpty, let context else {
+            settle()
+            next(self)
+            return
+        }
+        lease?.connection.client.flush()
+        let futures = Array(inFlight)
+        inFlight.removeAll()
+        wait(for: EventLoopFuture.whenAllComplete(futures, on: context.eventLoop)) { handler, results in
+            for result in (try? results.get()) ?? [] { handler.feed(result) }
+            handler.settle()
+            next(handler)
+        }
+    }
+
+    /// The verdicts so far, then what is owed written, then `next`.
+    func flushThen(_ next: @escaping (RelaySessionHandler) -> Void) {
+        resolvePending { handler in
+            handler.writeReadyReplies()
+            next(handler)
+        }
+    }
+
+    private func feed(_ result: Result<SMTPReply, any Error>) {
+        for effect in transaction.upstreamReplied(result) {
+            switch effect {
+            case .pushback(let pushback):
+                applyPushback(pushback)
+            case .recipientRefused:
+                if var current = admission {
+                    account?.limiter.recipientRefused(&current)
+                    admission = current
+                }
+            }
+        }
+    }
+
+    private func settle() {
+        let (action, lost) = transaction.settle()
+        if lost { logger.warning("upstream lost during MAIL/RCPT") }
+        apply(action)
+        if !transaction.isInTransaction { endAdmission(accepted: false) }
+    }
+
+    func writeReadyReplies() {
+        guard let context else { return }
+        let replies = transaction.takeReadyReplies()
+        guard !replies.isEmpty else { return }
+        for reply in replies { context.write(wrapOutboundOut(reply), promise: nil) }
+        context.flush()
+    }
+
+    /// Answers what is owed, says `reply` last, and closes once it is written.
+    func close(with reply: SMTPReply?) {
+        guard let context, !closed else { return }
+        writeReadyReplies()
+        closed = true
+        apply(transaction.abandon())
+        endAdmission(accepted: false)
+        guard let reply else {
+            context.close(promise: nil)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func closeConnection() {
+        guard let context, !closed else { return }
+        closed = true
+        context.close(promise: nil)
+    }
+
+    // MARK: Upstream plumbing
+
+    func applyPushback(_ pushback: ProviderPushback?) {
+        guard let pushback, let account else { return }
+        account.apply(pushback, logger: logger)
+    }
+
+    /// Gives back the concurrency slot; counts stay only for messages the provider accepted.
+    func endAdmission(accepted: Bool) {
+        guard let current = admission else { return }
+        admission = nil
+        account?.limiter.finish(current, accepted: accepted)
+    }
+
+    /// Carries out what the transaction decided about the lease.
+    func apply(_ action: Transaction.LeaseAction?) {
+        guard let action, let pool = account?.pool else { return }
+        switch action {
+        case .close(let current):
+            pool.release(current, reusable: false)
+        case .release(var current, let needsReset, let messageSent):
+            current.needsReset = needsReset
+            if messageSent { current.messagesSent += 1 }
+            pool.release(current, reusable: true)
+        }
+    }
+}
