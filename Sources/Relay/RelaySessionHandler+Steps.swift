@@ -115,6 +115,10 @@ extension RelaySessionHandler {
     }
 
     private func admitted(_ result: Result<Admission, RelayFailure>, _ mail: PendingMail) {
+        if closed {
+            if case .success(let granted) = result { mail.account.limiter.finish(granted, accepted: false) }
+            return
+        }
         switch result {
         case .success(let granted):
             admission = granted
@@ -148,6 +152,11 @@ extension RelaySessionHandler {
     }
 
     private func leased(_ result: Result<AccountPool.Lease, RelayFailure>, _ mail: PendingMail, attempt: Int) {
+        if closed {
+            // Nothing was sent on it: it goes back as it came.
+            if case .success(let lease) = result { mail.account.pool.release(lease, reusable: true) }
+            return
+        }
         let acquired: AccountPool.Lease
         switch result {
         case .success(let lease):

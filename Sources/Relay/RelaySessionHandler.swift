@@ -120,6 +120,9 @@ final class RelaySessionHandler: ChannelDuplexHandler {
         closed = true
         frames.removeAll()
         inFlight.removeAll()
+        // A step still waiting may have a command out upstream whose reply nobody will read:
+        // that connection cannot go back to the pool.
+        if busy { apply(transaction.closeLease()) }
         apply(transaction.sessionEnded())
         endAdmission(accepted: false)
         environment.onClose()
@@ -154,25 +157,29 @@ final class RelaySessionHandler: ChannelDuplexHandler {
 
     /// Marks the handler busy until `future` completes on this loop, then runs `next` and
     /// carries on with the frames queued behind.
-    func wait<Value: Sendable>(for future: EventLoopFuture<Value>, then next: @escaping (RelaySessionHandler, Result<Value, any Error>) -> Void) {
+    /// `evenIfClosed`: `next` also runs after the connection closed, to give back what the
+    /// wait obtained (a concurrency slot, a lease).
+    func wait<Value: Sendable>(for future: EventLoopFuture<Value>, evenIfClosed: Bool = false,
+                               then next: @escaping (RelaySessionHandler, Result<Value, any Error>) -> Void) {
         guard let context else { return }
         busy = true
         future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
             busy = false
-            guard !closed else { return }
+            guard !closed || evenIfClosed else { return }
             next(self, result)
             process()
         }
     }
 
     /// Runs `operation` off the loop (a slow path: a wait for a slot or a new connection) and
-    /// comes back to it with the result.
+    /// comes back to it with the result, even if the connection closed meanwhile (`next` then
+    /// gives back what it got; see `closed`).
     func waitOffLoop<Value: Sendable>(_ operation: @escaping @Sendable () async -> Value,
                                       then next: @escaping (RelaySessionHandler, Value) -> Void) {
         guard let context else { return }
         let promise = context.eventLoop.makePromise(of: Value.self)
         promise.completeWithTask(operation)
-        wait(for: promise.futureResult) { handler, result in
+        wait(for: promise.futureResult, evenIfClosed: true) { handler, result in
             guard case .success(let value) = result else { return }
             next(handler, value)
         }
