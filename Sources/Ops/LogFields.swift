@@ -5,10 +5,23 @@ enum LogFields {
     /// provider's, then the event's own (later wins), plus the error; sorted by key so lines
     /// are stable to read and to grep.
     static func merged(_ metadata: Logger.Metadata, provider: Logger.MetadataProvider?, event: LogEvent) -> [(String, String)] {
-        var merged = metadata
-        if let provided = provider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
-        if let error = event.error { merged["error"] = "\(error)" }
-        return merged.keys.sorted().compactMap { key in merged[key].map { (key, $0.description) } }
+        // An array, not a merged dictionary: a line has a handful of fields, and this runs for
+        // every relayed message.
+        var entries: [(key: String, order: Int, value: Logger.MetadataValue)] = []
+        entries.reserveCapacity(metadata.count + (event.metadata?.count ?? 0) + 1)
+        func add(_ fields: Logger.Metadata) {
+            for (key, value) in fields { entries.append((key, entries.count, value)) }
+        }
+        add(metadata)
+        if let provided = provider?.get() { add(provided) }
+        if let explicit = event.metadata { add(explicit) }
+        if let error = event.error { entries.append(("error", entries.count, "\(error)")) }
+        entries.sort { $0.key != $1.key ? $0.key < $1.key : $0.order < $1.order }
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(entries.count)
+        for (index, entry) in entries.enumerated() where index + 1 == entries.count || entries[index + 1].key != entry.key {
+            fields.append((entry.key, entry.value.description))
+        }
+        return fields
     }
 }

@@ -52,13 +52,21 @@ public final class LogSink: @unchecked Sendable {
 
     func write(_ line: String) {
         var line = line
+        line.withUTF8 { append($0) }
+    }
+
+    func write(bytes line: [UInt8]) {
+        line.withUnsafeBufferPointer { append($0) }
+    }
+
+    private func append(_ line: UnsafeBufferPointer<UInt8>) {
         lock.lock()
         let startWriter = !writerStarted
         writerStarted = true
-        if buffer.count + line.utf8.count > capacity {
+        if buffer.count + line.count > capacity {
             dropped += 1
         } else {
-            line.withUTF8 { buffer.append(contentsOf: $0) }
+            buffer.append(contentsOf: line)
         }
         if phase == .idle { phase = .pending }
         lock.unlock(withValue: phase.rawValue)

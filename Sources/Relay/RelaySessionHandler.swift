@@ -187,21 +187,22 @@ final class RelaySessionHandler: ChannelDuplexHandler {
 
     // MARK: Replies and closing
 
-    /// Sends what is queued upstream and feeds the verdicts, in order, to the transaction; one
-    /// callback for the whole group.
+    /// Sends what is queued upstream and feeds the verdicts, in order, to the transaction.
     func resolvePending(then next: @escaping (RelaySessionHandler) -> Void) {
-        guard !inFlight.isEmpty, let context else {
+        if !inFlight.isEmpty { lease?.connection.client.flush() }
+        resolveNext(then: next)
+    }
+
+    /// One callback per reply and no combined future: replies come in order anyway.
+    private func resolveNext(then next: @escaping (RelaySessionHandler) -> Void) {
+        guard let future = inFlight.popFirst() else {
             settle()
             next(self)
             return
         }
-        lease?.connection.client.flush()
-        let futures = Array(inFlight)
-        inFlight.removeAll()
-        wait(for: EventLoopFuture.whenAllComplete(futures, on: context.eventLoop)) { handler, results in
-            for result in (try? results.get()) ?? [] { handler.feed(result) }
-            handler.settle()
-            next(handler)
+        wait(for: future) { handler, result in
+            handler.feed(result)
+            handler.resolveNext(then: next)
         }
     }
 

@@ -25,17 +25,15 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
 
     /// The enhanced status code of the first line, if it has one whose class matches the reply's.
     public var enhancedStatus: String? {
-        guard let first = lines.first else { return nil }
-        // Split at the space scalar: as `Character`s, a space followed by a combining mark is
-        // one grapheme that is not " ", and the word ran on into the text (found by fuzzing).
-        let word = Substring(first.unicodeScalars.prefix { $0 != " " })
-        return EnhancedStatusCode.isValid(word, forReplyCode: code) ? String(word) : nil
+        guard let first = lines.first, let end = EnhancedStatusCode.end(in: first, forReplyCode: code) else { return nil }
+        return String(first[..<end])
     }
 
     /// The reply with an enhanced status code on every line, adding the class default (x.0.0)
     /// where an upstream left it out, so our clients always get one.
     public func withEnhancedStatus() -> SMTPReply {
-        if enhancedStatus != nil || !(200..<600).contains(code) || (300..<400).contains(code) {
+        if !(200..<600).contains(code) || (300..<400).contains(code)
+            || lines.first.map({ EnhancedStatusCode.end(in: $0, forReplyCode: code) != nil }) == true {
             return self
         }
         let fallback = "\(code / 100).0.0"
@@ -70,12 +68,37 @@ public enum EnhancedStatusCode {
     /// `class.subject.detail` with class 2/4/5 matching the reply code's first digit,
     /// subject 1-3 digits, detail 1-3 digits (RFC 3463).
     public static func isValid(_ word: Substring, forReplyCode code: Int) -> Bool {
-        let parts = word.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 1,
-              let cls = Int(parts[0]), cls == code / 100, [2, 4, 5].contains(cls)
-        else { return false }
-        return parts[1...].allSatisfy { part in
-            (1...3).contains(part.count) && part.allSatisfy { $0.isASCII && $0.isNumber }
+        var word = word
+        return word.withUTF8 { isValid($0, forReplyCode: code) }
+    }
+
+    /// Where the enhanced status code that starts `line` ends (its first word, up to the first
+    /// space byte, which is the space scalar in UTF-8), or nil if that word is not one. Bytes,
+    /// not characters: this runs for every reply relayed.
+    static func end(in line: String, forReplyCode code: Int) -> String.Index? {
+        let utf8 = line.utf8
+        let end = utf8.firstIndex(of: UInt8(ascii: " ")) ?? utf8.endIndex
+        var word = Substring(line[..<end])
+        return word.withUTF8 { isValid($0, forReplyCode: code) } ? end : nil
+    }
+
+    static func isValid(_ bytes: UnsafeBufferPointer<UInt8>, forReplyCode code: Int) -> Bool {
+        let replyClass = code / 100
+        guard bytes.count >= 5, replyClass == 2 || replyClass == 4 || replyClass == 5,
+              bytes[0] == UInt8(ascii: "0") + UInt8(replyClass), bytes[1] == UInt8(ascii: ".") else { return false }
+        var index = 2
+        for part in 0..<2 {
+            var digits = 0
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                digits += 1
+                index += 1
+            }
+            guard (1...3).contains(digits) else { return false }
+            if part == 0 {
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ".") else { return false }
+                index += 1
+            }
         }
+        return index == bytes.count
     }
 }

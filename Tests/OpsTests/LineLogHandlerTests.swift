@@ -39,4 +39,18 @@ import Testing
         #expect(stamp.hasSuffix("Z"))
         #expect(stamp.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"#, options: .regularExpression) != nil)
     }
+
+    /// Fields come sorted, the event's own win over the handler's and the provider's, and the
+    /// JSON bytes escape control characters while UTF-8 passes through.
+    @Test func fieldsAreSortedAndTheEventsOwnWin() throws {
+        let provider = Logger.MetadataProvider { ["b": "provider", "p": "from provider"] }
+        let event = LogEvent(level: .info, message: "m", metadata: ["b": "event", "c": "é\u{07}"], source: "s", file: "f", function: "g", line: 1)
+        let fields = LogFields.merged(["b": "handler", "a": "1"], provider: provider, event: event)
+        #expect(fields.map(\.0) == ["a", "b", "c", "p"])
+        #expect(fields.map(\.1) == ["1", "event", "é\u{07}", "from provider"])
+        let line = LineLogHandler.jsonLine(level: .info, message: "m", label: "x", fields: fields, timestamp: "T")
+        #expect(String(decoding: line, as: UTF8.self).contains(#""c":"é\u0007""#))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: String])
+        #expect(object["c"] == "é\u{07}")
+    }
 }
