@@ -16,7 +16,9 @@ enum LogFields {
         if let provided = provider?.get() { add(provided) }
         if let explicit = event.metadata { add(explicit) }
         if let error = event.error { entries.append(("error", entries.count, "\(error)")) }
-        entries.sort { $0.key != $1.key ? $0.key < $1.key : $0.order < $1.order }
+        // Keys compared as bytes: the same order as `<` for the ASCII keys used here, without
+        // Unicode collation per comparison.
+        entries.sort { $0.key != $1.key ? $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) : $0.order < $1.order }
         var fields: [(String, String)] = []
         fields.reserveCapacity(entries.count)
         for (index, entry) in entries.enumerated() where index + 1 == entries.count || entries[index + 1].key != entry.key {

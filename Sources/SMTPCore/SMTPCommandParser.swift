@@ -139,13 +139,12 @@ public enum SMTPCommandParser {
     /// Loose on purpose: the upstream is the authority on addresses; this only keeps out what
     /// would corrupt the command we send it (whitespace, brackets outside quotes).
     static func isPlausibleAddress(_ path: ArraySlice<UInt8>) -> Bool {
-        if upperASCII(path) == "POSTMASTER" { return true }
+        if equalsIgnoringASCIICase(path, "POSTMASTER") { return true }
         guard let at = path.lastIndex(of: UInt8(ascii: "@")) else { return false }
         let local = path[path.startIndex..<at]
         let domain = path[(at + 1)...]
         guard !local.isEmpty, !domain.isEmpty else { return false }
-        let forbiddenInDomain: Set<UInt8> = [space, tab, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "@")]
-        if domain.contains(where: forbiddenInDomain.contains) { return false }
+        if domain.contains(where: isForbiddenInDomain) { return false }
         if local.first == UInt8(ascii: "\"") { return isQuotedString(local) }
         return !local.contains(where: { $0 == space || $0 == tab || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") })
     }
@@ -168,6 +167,21 @@ public enum SMTPCommandParser {
         return false
     }
 
+    private static func isForbiddenInDomain(_ byte: UInt8) -> Bool {
+        byte == space || byte == tab || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "\"")
+            || byte == UInt8(ascii: "@")
+    }
+
+    /// `bytes` equal to the upper-case ASCII `upper`, letters compared without case.
+    private static func equalsIgnoringASCIICase(_ bytes: ArraySlice<UInt8>, _ upper: StaticString) -> Bool {
+        guard bytes.count == upper.utf8CodeUnitCount else { return false }
+        return upper.withUTF8Buffer { expected in
+            zip(bytes, expected).allSatisfy { byte, want in
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 32 : byte) == want
+            }
+        }
+    }
+
     private static func isKeywordByte(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
             || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
@@ -183,7 +197,11 @@ public enum SMTPCommandParser {
 
     /// ASCII letters upper-cased; other bytes (UTF-8 included) kept as they are.
     private static func upperASCII(_ bytes: ArraySlice<UInt8>) -> String {
-        String(decoding: bytes.lazy.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 }, as: UTF8.self)
+        var upper = Array(bytes)
+        for index in upper.indices where upper[index] >= UInt8(ascii: "a") && upper[index] <= UInt8(ascii: "z") {
+            upper[index] -= 32
+        }
+        return String(decoding: upper, as: UTF8.self)
     }
 
     private static func string(_ bytes: ArraySlice<UInt8>) -> String {

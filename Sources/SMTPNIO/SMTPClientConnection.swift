@@ -142,6 +142,13 @@ public final class SMTPClientConnection: Sendable {
         bytes.writeString(line)
         bytes.writeStaticString("\r\n")
         let request = SMTPClientRequest(bytes: bytes, kind: .command(timeout: timeout, step: step), replyPromise: promise)
+        if channel.eventLoop.inEventLoop, channel.isActive {
+            // Active, on its own thread: the write reaches our handler, which answers the reply
+            // promise whatever happens to the write, so no write promise (one future fewer per
+            // command on the relay's hot path).
+            if flush { channel.writeAndFlush(request, promise: nil) } else { channel.write(request, promise: nil) }
+            return promise.futureResult
+        }
         let written = flush ? channel.writeAndFlush(request) : channel.write(request)
         // On a closed channel the write never reaches our handler, so nobody else would
         // answer the reply promise (a second completion is ignored by NIO).
