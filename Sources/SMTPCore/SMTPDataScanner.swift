@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Finds the end of a DATA body (`CRLF . CRLF`) in a byte stream that arrives in pieces, and
 /// checks it on the way: line length, size, bare CR / LF.
 ///
@@ -48,14 +42,29 @@ public struct SMTPDataScanner: Sendable {
     }
 
     /// Index of the first CR or LF at or after `start`, or `bytes.count`.
+    ///
+    /// Sixteen bytes per step: both bytes are looked for in one pass, without the fixed cost of
+    /// a library search per line (message lines are short, and this runs for every line relayed).
     @inline(__always)
     static func nextLineBreak(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        guard start < bytes.count, let base = bytes.baseAddress else { return bytes.count }
-        let length = bytes.count - start
-        let lf = memchr(base + start, 0x0A, length).map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? bytes.count
-        // A CR normally sits right before the LF; search only up to it.
-        let cr = memchr(base + start, 0x0D, lf - start).map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? lf
-        return min(cr, lf)
+        let count = bytes.count
+        var index = start
+        let cr = SIMD16<UInt8>(repeating: 0x0D)
+        let lf = SIMD16<UInt8>(repeating: 0x0A)
+        while index + 16 <= count {
+            let block = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
+            let found = (block .== cr) .| (block .== lf)
+            if any(found) {
+                for lane in 0..<16 where found[lane] { return index + lane }
+            }
+            index += 16
+        }
+        while index < count {
+            let byte = bytes[index]
+            if byte == 0x0D || byte == 0x0A { return index }
+            index += 1
+        }
+        return count
     }
 
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Result {
