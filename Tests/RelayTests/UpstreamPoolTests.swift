@@ -9,12 +9,15 @@ final class FakeConnection: PooledConnection {
     let id: Int
     let tokenExpiresAt: ContinuousClock.Instant
     let eventLoop: (any EventLoop)?
+    let eventLoopID: ObjectIdentifier?
     private let state = NIOLockedValueBox((active: true, closed: false, quit: false))
 
-    init(id: Int, tokenExpiresAt: ContinuousClock.Instant, eventLoop: (any EventLoop)? = nil) {
+    /// `loop`: a stand-in for an event loop, for tests where only its identity matters.
+    init(id: Int, tokenExpiresAt: ContinuousClock.Instant, eventLoop: (any EventLoop)? = nil, loop: LoopToken? = nil) {
         self.id = id
         self.tokenExpiresAt = tokenExpiresAt
         self.eventLoop = eventLoop
+        eventLoopID = loop?.id ?? eventLoop.map { ObjectIdentifier($0) }
     }
 
     var isActive: Bool { state.withLockedValue { $0.active } }
