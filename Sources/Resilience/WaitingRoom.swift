@@ -70,13 +70,13 @@ public final class WaitingRoom<State: WaitingState, Grant: Sendable>: Sendable {
         self.timeouts = timeouts
     }
 
-    public func read<Result>(_ body: (State) -> Result) -> Result {
+    public func read<Value>(_ body: (State) -> Value) -> Value {
         room.withLockedValue { body($0.state) }
     }
 
     /// Changes the state under the lock. Waiters it resolves through `resolutions` are resumed
     /// after the lock is released.
-    public func update<Result>(_ body: (inout State, inout Resolutions) -> Result) -> Result {
+    public func update<Value>(_ body: (inout State, inout Resolutions) -> Value) -> Value {
         var woken: [Wake] = []
         let result = room.withLockedValue { room in
             var resolutions = Resolutions()
