@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Resilience
 import TestSupport
 import Testing
 @testable import Relay
@@ -9,12 +10,15 @@ final class FakeConnection: PooledConnection {
     let id: Int
     let tokenExpiresAt: ContinuousClock.Instant
     let eventLoop: (any EventLoop)?
+    let eventLoopID: ObjectIdentifier?
     private let state = NIOLockedValueBox((active: true, closed: false, quit: false))
 
-    init(id: Int, tokenExpiresAt: ContinuousClock.Instant, eventLoop: (any EventLoop)? = nil) {
+    /// `loop`: a stand-in for an event loop, for tests where only its identity matters.
+    init(id: Int, tokenExpiresAt: ContinuousClock.Instant, eventLoop: (any EventLoop)? = nil, loop: LoopToken? = nil) {
         self.id = id
         self.tokenExpiresAt = tokenExpiresAt
         self.eventLoop = eventLoop
+        eventLoopID = loop?.id ?? eventLoop.map { ObjectIdentifier($0) }
     }
 
     var isActive: Bool { state.withLockedValue { $0.active } }
@@ -32,7 +36,9 @@ final class PoolFixture: Sendable {
     let tokenLifetime: Duration
     let pool: UpstreamPool<FakeConnection>
 
-    init(maxConnections: Int = 2, maxMessages: Int = 100, acquireTimeout: Duration = .seconds(5), tokenLifetime: Duration = .seconds(3600)) {
+    /// `timeouts`: where acquire timeouts fire; the pool's event loop (real time) unless given.
+    init(maxConnections: Int = 2, maxMessages: Int = 100, acquireTimeout: Duration = .seconds(5), tokenLifetime: Duration = .seconds(3600),
+         timeouts: (any TimeoutScheduler)? = nil) {
         var configuration = UpstreamPool<FakeConnection>.Configuration(maxConnections: maxConnections, maxMessagesPerConnection: maxMessages)
         configuration.acquireTimeout = acquireTimeout
         configuration.idleTimeout = .seconds(300)
@@ -41,7 +47,7 @@ final class PoolFixture: Sendable {
         let clock = clock
         let opened = opened
         let failNextOpen = failNextOpen
-        pool = UpstreamPool(configuration: configuration, timerLoop: MultiThreadedEventLoopGroup.singleton.next(), now: { clock.withLockedValue { $0 } }) { loop async throws(RelayFailure) -> FakeConnection in
+        pool = UpstreamPool(configuration: configuration, timerLoop: MultiThreadedEventLoopGroup.singleton.next(), now: { clock.withLockedValue { $0 } }, timeouts: timeouts) { loop async throws(RelayFailure) -> FakeConnection in
             if failNextOpen.withLockedValue({ value in defer { value = false }; return value }) {
                 throw RelayFailure.upstreamUnreachable("refused")
             }
