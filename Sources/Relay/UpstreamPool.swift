@@ -68,15 +68,8 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
     /// the caller to `acquire`, which applies the whole preference order.
     public func takeIdle(preferring loop: (any EventLoop)?) -> Lease? {
         guard let loop else { return nil }
-        let instant = self.now()
-        return state.withLockedValue { state -> Lease? in
-            guard !state.closed,
-                  let index = state.idle.lastIndex(where: { $0.connection.eventLoop === loop && isReusable($0, now: instant) })
-            else { return nil }
-            let entry = state.idle.remove(at: index)
-            return Lease(connection: entry.connection, messagesSent: entry.messagesSent,
-                         needsReset: entry.needsReset, idleFor: instant - entry.since)
-        }
+        let instant = now()
+        return room.update { machine, _ in machine.takeIdle(on: ObjectIdentifier(loop), now: instant) }
     }
 
     /// Gives a connection back. `reusable: false` closes it (errors, aborted DATA, 421).

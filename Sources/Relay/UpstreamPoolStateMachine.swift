@@ -79,6 +79,19 @@ struct UpstreamPoolStateMachine<Connection: PooledConnection>: Sendable {
         return AcquireAction(decision: .lend(lease), stale: stale)
     }
 
+    /// An idle connection on `loop`, fit for use, without opening or waiting: the relay's
+    /// per-message fast path. Nil sends the caller to `acquire`, which also clears out unfit
+    /// idle connections and applies the whole preference order.
+    mutating func takeIdle(on loop: ObjectIdentifier, now: ContinuousClock.Instant) -> Lease? {
+        let configuration = configuration
+        guard !closed, waiters.isEmpty,
+              let index = idle.lastIndex(where: { $0.connection.eventLoopID == loop && $0.isReusable(under: configuration, now: now) })
+        else { return nil }
+        let entry = idle.remove(at: index)
+        return Lease(connection: entry.connection, messagesSent: entry.messagesSent,
+                     needsReset: entry.needsReset, idleFor: now - entry.since)
+    }
+
     /// A connection opened for a reserved slot goes to whoever reserved it, even if the pool
     /// closed meanwhile: its release then closes it.
     static func opened(_ connection: Connection) -> Lease {

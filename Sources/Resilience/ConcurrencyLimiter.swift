@@ -57,7 +57,7 @@ public final class ConcurrencyLimiter: Sendable {
     /// A permit if one is free now and nobody is queued ahead; never waits.
     public func tryAcquire() -> Bool {
         let limit = self.limit
-        return state.withLockedValue { $0.takeFree(limit: limit) }
+        return room.update { permits, _ in permits.takeFree(limit: limit) }
     }
 
     /// Gives a permit back: to the longest waiter if there is one, else to the pool.

@@ -28,6 +28,25 @@ import Testing
         #expect(fixture.opened.count == 2)
     }
 
+    /// The relay's fast path takes only a fit idle connection on the caller's own loop; for
+    /// anything else (another loop's, one past its idle time, none at all) it goes to `acquire`.
+    @Test func takeIdleLendsOnlyAFitConnectionOnTheCallersLoop() throws {
+        let loopA = LoopToken(), loopB = LoopToken()
+        var fixture = MachineFixture(maxConnections: 2)
+        #expect(fixture.machine.takeIdle(on: loopA.id, now: fixture.now) == nil)
+        let onA = try fixture.lease(on: loopA)
+        _ = fixture.machine.release(onA, reusable: true, now: fixture.now)
+        #expect(fixture.machine.takeIdle(on: loopB.id, now: fixture.now) == nil)
+        fixture.advance(.seconds(3))
+        let lent = fixture.machine.takeIdle(on: loopA.id, now: fixture.now)
+        let taken = try #require(lent)
+        #expect(taken.connection.id == 0 && taken.idleFor == .seconds(3))
+        #expect(fixture.machine.counts == (idle: 0, busy: 1, waiting: 0))
+        _ = fixture.machine.release(taken, reusable: true, now: fixture.now)
+        fixture.advance(.seconds(301))
+        #expect(fixture.machine.takeIdle(on: loopA.id, now: fixture.now) == nil, "past its idle time")
+    }
+
     @Test func withoutAPreferenceTheLatestIdleConnectionIsLent() throws {
         var fixture = MachineFixture(maxConnections: 2)
         let first = try fixture.lease()
