@@ -55,7 +55,12 @@ public struct SMTPDataScanner: Sendable {
             let block = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
             let found = (block .== cr) .| (block .== lf)
             if any(found) {
-                for lane in 0..<16 where found[lane] { return index + lane }
+                // The first matching lane: lanes as bytes 0xFF, read as two little-endian words.
+                let lanes = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found)
+                let low = UInt64(truncatingIfNeeded: lanes[0]) | UInt64(lanes[1]) << 8 | UInt64(lanes[2]) << 16 | UInt64(lanes[3]) << 24
+                    | UInt64(lanes[4]) << 32 | UInt64(lanes[5]) << 40 | UInt64(lanes[6]) << 48 | UInt64(lanes[7]) << 56
+                if low != 0 { return index + low.trailingZeroBitCount / 8 }
+                for lane in 8..<16 where found[lane] { return index + lane }
             }
             index += 16
         }
@@ -94,8 +99,20 @@ public struct SMTPDataScanner: Sendable {
                     // instead of one state transition per byte.
                     let end = Self.nextLineBreak(in: bytes, from: index + 1)
                     lineLength += end - index
-                    if lineLength > maxLineLength { summary.sawLongLine = true }
                     index = end
+                    // The usual case, CR LF and then an ordinary first byte, in one step rather
+                    // than three state transitions: message lines are short.
+                    if end + 2 < count, bytes[end] == UInt8(ascii: "\r"), bytes[end + 1] == UInt8(ascii: "\n") {
+                        let next = bytes[end + 2]
+                        if next != UInt8(ascii: "."), next != UInt8(ascii: "\r"), next != UInt8(ascii: "\n") {
+                            if lineLength + 2 > maxLineLength { summary.sawLongLine = true }
+                            lineStartIndex = end + 2
+                            lineLength = 1
+                            index = end + 3
+                            continue
+                        }
+                    }
+                    if lineLength > maxLineLength { summary.sawLongLine = true }
                     continue
                 }
             case .sawCR:
