@@ -1,6 +1,8 @@
 import NIOConcurrencyHelpers
+import Resilience
 
-/// A clock that moves only when told to, for tests here and in the modules that use this one.
+/// A clock that moves only when told to, for the tests of the time-based types in Resilience and
+/// of the modules that use them.
 public final class ManualClock: Sendable {
     private let current: NIOLockedValueBox<ContinuousClock.Instant>
 
