@@ -42,6 +42,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Accounts", dependencies: []),
@@ -51,6 +52,9 @@ let package = Package(
         .target(name: "Resilience", dependencies: [
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
+        // A seedable random generator, so that the sandbox's fault injection and randomized
+        // tests replay from a seed.
+        .target(name: "SeededRandom", dependencies: []),
         .target(name: "OAuth2", dependencies: [
             "Resilience",
             // JWT assertions (PS256, RS256) and certificate thumbprints for the app-only grants.
@@ -60,7 +64,6 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -73,6 +76,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // libsystemd's journald and sd_notify entry points, resolved with dlopen at run time so
         // the binary builds and runs where libsystemd is absent.
@@ -90,12 +94,11 @@ let package = Package(
         ]),
         // The local fake provider: XOAUTH2-checking SMTP server plus token endpoint.
         .target(name: "Sandbox", dependencies: [
-            "SMTPCore", "SMTPNIO", "Resilience",
+            "SMTPCore", "SMTPNIO", "SeededRandom",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "NIOFoundationCompat", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -113,7 +116,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "XOAuth2ProxyCLI", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator", "Resilience", "SMTPNIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -122,19 +125,26 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"]),
+        .testTarget(name: "SMTPCoreTests", dependencies: [
+            "SMTPCore", .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "SMTPNIOTests", dependencies: [
             "SMTPNIO", "SMTPCore", "Sockets",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
-            .product(name: "NIOTestUtils", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        // Helpers shared by test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Helpers shared by test targets, the manual clock for Resilience's types among them.
+        .target(name: "TestSupport", dependencies: [
+            "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "ResilienceTests", dependencies: [
-            "Resilience", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            "Resilience", "SeededRandom", "TestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "OpsTests", dependencies: [
             "Ops", "TestSupport",
@@ -151,12 +161,17 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "SandboxTests", dependencies: [
             "Sandbox", "SMTPCore", "SMTPNIO", "TestSupport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
-            .product(name: "X509", package: "swift-certificates"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -171,6 +186,10 @@ let package = Package(
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "Ops", "XOAuth2ProxyCLI", "TestSupport",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
     ]
 )

@@ -3,7 +3,7 @@ import Resilience
 /// How the relay holds back when accounts hit limits or providers push back. One value for the
 /// whole process; per-account numbers come from the account's `limits`.
 public struct ResilienceSettings: Sendable {
-    /// Time source for windows, pauses and breakers; tests inject a `ManualClock`.
+    /// Time source for windows, pauses and breakers; tests inject a manual clock (TestSupport's `ManualClock`).
     public var clock: ResilienceClock = .system
     /// How long a transaction over `max_concurrent_messages` waits before it is refused.
     public var concurrencyWait: Duration = .seconds(5)

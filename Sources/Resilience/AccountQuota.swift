@@ -22,7 +22,7 @@ public final class AccountQuota: Sendable {
         var recipients = RollingWindowCounter(window: QuotaLimit.recipientsPerDay.window)
     }
 
-    /// - Parameter clock: read on every call; a `ManualClock` makes the windows testable without waiting.
+    /// - Parameter clock: read on every call; a manual clock makes the windows testable without waiting.
     public init(limits: QuotaLimits, clock: ResilienceClock = .system) {
         self.limits = limits.clamped
         self.clock = clock

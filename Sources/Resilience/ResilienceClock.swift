@@ -1,7 +1,7 @@
 /// The time source of every time-based type in this module.
 ///
 /// A closure rather than a `Clock` generic so that the types stay non-generic and a test can hand
-/// the same `ManualClock` to several of them.
+/// the same manual clock (TestSupport's `ManualClock`) to several of them.
 public struct ResilienceClock: Sendable {
     /// The current instant; must never go backwards, like `ContinuousClock`.
     public let now: @Sendable () -> ContinuousClock.Instant

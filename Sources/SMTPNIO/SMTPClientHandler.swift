@@ -34,14 +34,16 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
 
     private struct Pending {
         var promise: EventLoopPromise<SMTPReply>
-        var timeout: Scheduled<Void>?
+        /// When the reply is overdue, counted from when the command was written.
+        var deadline: NIODeadline
+        var step: String
         var startTLS: (context: NIOSSLContext, hostname: String?, timeout: TimeAmount)?
     }
 
     /// The 220 to STARTTLS, held until the handshake completes: the next command then goes out
     /// only over TLS, and a failed handshake fails STARTTLS itself with the TLS error (otherwise
     /// the command written next could fail first, with nothing but "I/O on closed channel").
-    private var handshake: (promise: EventLoopPromise<SMTPReply>, reply: SMTPReply, timeout: Scheduled<Void>)?
+    private var handshake: (promise: EventLoopPromise<SMTPReply>, reply: SMTPReply, deadline: NIODeadline)?
 
     /// RFC 5321 allows 512 octets per reply line; leave room for chatty servers, bounded.
     public static let maxReplyLineLength = 4096
@@ -51,13 +53,19 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
     private var parser = SMTPReplyParser()
     private var pending = CircularBuffer<Pending>()
     private var failure: (any Error)?
+    private var timer: CommandDeadlineTimer
 
     private let greeting: (promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount)?
 
     /// The greeting arrives unasked, possibly before connect() returns, so its promise is
     /// queued as soon as the handler is in the pipeline.
-    public init(greetingPromise: EventLoopPromise<SMTPReply>?, greetingTimeout: TimeAmount = .minutes(5)) {
+    public convenience init(greetingPromise: EventLoopPromise<SMTPReply>?, greetingTimeout: TimeAmount = .minutes(5)) {
+        self.init(greetingPromise: greetingPromise, greetingTimeout: greetingTimeout, scheduler: .eventLoop)
+    }
+
+    init(greetingPromise: EventLoopPromise<SMTPReply>?, greetingTimeout: TimeAmount, scheduler: CommandTimerScheduler) {
         self.greeting = greetingPromise.map { ($0, greetingTimeout) }
+        self.timer = CommandDeadlineTimer(scheduler: scheduler)
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -91,12 +99,9 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
     }
 
     private func enqueue(context: ChannelHandlerContext, promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount, step: String, startTLS: (context: NIOSSLContext, hostname: String?, timeout: TimeAmount)?) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let scheduled = context.eventLoop.scheduleTask(in: timeout) {
-            let (handler, context) = bound.value
-            handler.fail(context: context, error: SMTPNIOError.timeout(step))
-        }
-        pending.append(Pending(promise: promise, timeout: scheduled, startTLS: startTLS))
+        let deadline = context.eventLoop.now + timeout
+        pending.append(Pending(promise: promise, deadline: deadline, step: step, startTLS: startTLS))
+        armTimer(for: deadline, context: context)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -120,7 +125,6 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
                 fail(context: context, error: SMTPNIOError.unexpectedReply(reply))
                 return
             }
-            head.timeout?.cancel()
             if let (sslContext, hostname, timeout) = head.startTLS, reply.code == 220 {
                 guard buffer.readableBytes == 0, !parser.isMidReply else {
                     head.promise.fail(SMTPNIOError.plaintextAfterStartTLS)
@@ -135,12 +139,10 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
                     fail(context: context, error: error)
                     return
                 }
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                let scheduled = context.eventLoop.scheduleTask(in: timeout) {
-                    let (handler, context) = bound.value
-                    handler.fail(context: context, error: SMTPNIOError.timeout("TLS handshake"))
-                }
-                handshake = (head.promise, reply, scheduled)
+                // STARTTLS's own timeout goes on through the handshake.
+                let deadline = context.eventLoop.now + timeout
+                handshake = (head.promise, reply, deadline)
+                armTimer(for: deadline, context: context)
                 continue
             }
             head.promise.succeed(reply)
@@ -154,9 +156,8 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent, let (promise, reply, timeout) = handshake {
+        if case .handshakeCompleted = event as? TLSUserEvent, let (promise, reply, _) = handshake {
             handshake = nil
-            timeout.cancel()
             promise.succeed(reply)
         }
         context.fireUserInboundEventTriggered(event)
@@ -171,6 +172,39 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    private func armTimer(for deadline: NIODeadline, context: ChannelHandlerContext) {
+        // Checked before the closure is made: most commands find the timer already early enough.
+        guard !timer.firesBy(deadline) else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer.arm(for: deadline, on: context.eventLoop) {
+            let (handler, context) = bound.value
+            handler.timerFired(context: context)
+        }
+    }
+
+    /// Replies may have come in since the timer was armed, so the deadlines that count are the
+    /// ones pending now: one passed fails the connection as that step's timeout; otherwise the
+    /// timer goes again for the earliest.
+    private func timerFired(context: ChannelHandlerContext) {
+        timer.fired()
+        guard failure == nil, let (deadline, step) = earliestDeadline() else { return }
+        if deadline <= context.eventLoop.now {
+            fail(context: context, error: SMTPNIOError.timeout(step))
+        } else {
+            armTimer(for: deadline, context: context)
+        }
+    }
+
+    /// Not always the head's: a command pipelined behind another may have a shorter timeout
+    /// (DATA behind MAIL and RCPT), and it times out on its own clock as if it had its own timer.
+    private func earliestDeadline() -> (NIODeadline, String)? {
+        var earliest = handshake.map { ($0.deadline, "TLS handshake") }
+        for command in pending where earliest.map({ command.deadline < $0.0 }) ?? true {
+            earliest = (command.deadline, command.step)
+        }
+        return earliest
+    }
+
     private func fail(context: ChannelHandlerContext, error: any Error) {
         guard failure == nil else { return }
         failAll(error)
@@ -179,13 +213,12 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: any Error) {
         if failure == nil { failure = error }
-        if let (promise, _, timeout) = handshake {
+        timer.cancel()
+        if let (promise, _, _) = handshake {
             handshake = nil
-            timeout.cancel()
             promise.fail(error)
         }
         while let head = pending.popFirst() {
-            head.timeout?.cancel()
             head.promise.fail(error)
         }
     }

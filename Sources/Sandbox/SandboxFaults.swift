@@ -1,5 +1,5 @@
 import NIOConcurrencyHelpers
-import Resilience
+import SeededRandom
 import SMTPCore
 
 /// The steps of a sandbox SMTP session where a fault can be injected.

@@ -1,6 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
-import Resilience
+import SeededRandom
 
 /// The fake provider's authorization server: knows the registered grants, issues random bearer tokens
 /// and tells the sandbox SMTP server whether a presented token is one it issued. Thread-safe; every

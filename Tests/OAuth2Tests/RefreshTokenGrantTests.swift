@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Testing
 @testable import OAuth2
+import TestSupport
 
 @Suite struct RefreshTokenGrantTests {
     @Test func sendsTheRefreshGrantAndComputesExpiryFromSendTime() async throws {

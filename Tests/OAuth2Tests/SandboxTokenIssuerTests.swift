@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sandbox
+import TestSupport
 
 @Suite struct SandboxTokenIssuerTests {
     private func refreshForm(_ refreshToken: String, client: String = "cid", secret: String? = "csecret") -> [String: String] {
@@ -139,6 +140,6 @@ import Testing
 /// A movable "now" for the issuer.
 final class ClockOffset: Sendable {
     private let clock = ManualClock()
-    var now: @Sendable () -> ContinuousClock.Instant { clock.function }
+    var now: @Sendable () -> ContinuousClock.Instant { clock.clock.now }
     func advance(_ duration: Duration) { clock.advance(by: duration) }
 }

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 @testable import OAuth2
+import TestSupport
 
 /// One scripted reply of the fake token endpoint.
 enum ScriptedReply: Sendable {
@@ -119,22 +120,6 @@ final class ScriptedTransport: TokenHTTPTransport {
     }
 }
 
-/// A clock tests move by hand.
-final class ManualClock: Sendable {
-    private let base = ContinuousClock.now
-    private let offset = NIOLockedValueBox(Duration.zero)
-
-    var now: ContinuousClock.Instant { base + offset.withLockedValue { $0 } }
-
-    func advance(by duration: Duration) {
-        offset.withLockedValue { $0 += duration }
-    }
-
-    var function: @Sendable () -> ContinuousClock.Instant {
-        { [self] in self.now }
-    }
-}
-
 /// Collects rendered log lines (message plus all metadata) so tests can grep them for secrets.
 final class LogCapture: Sendable {
     private let lines = NIOLockedValueBox([String]())
@@ -178,7 +163,7 @@ func instantGrant(_ transport: ScriptedTransport, clock: ManualClock? = nil, max
     var configuration = RefreshTokenGrant.Configuration()
     configuration.maxAttempts = maxAttempts
     var now: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
-    if let clock { now = clock.function }
+    if let clock { now = clock.clock.now }
     let sleep: @Sendable (Duration) async throws -> Void = { duration in
         if let sleeps { sleeps.withLockedValue { $0.append(duration) } }
     }

@@ -17,7 +17,7 @@ import Testing
             transport = ScriptedTransport(script, fallback: fallback)
             cache = TokenCache(grant: instantGrant(transport, clock: clock),
                                configuration: .init(expiryMargin: margin),
-                               now: clock.function,
+                               now: clock.clock.now,
                                logger: capture.logger())
             cache.setCredentials(credentials, forKey: "acct")
         }

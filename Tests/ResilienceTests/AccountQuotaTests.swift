@@ -1,5 +1,6 @@
 import Testing
 @testable import Resilience
+import TestSupport
 
 @Suite struct AccountQuotaTests {
     let clock = ManualClock()

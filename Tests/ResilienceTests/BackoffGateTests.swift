@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Testing
 import Resilience
+import TestSupport
 
 @Suite struct BackoffGateTests {
     let clock = ManualClock()

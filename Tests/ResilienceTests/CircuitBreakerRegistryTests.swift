@@ -1,5 +1,6 @@
 import Testing
 import Resilience
+import TestSupport
 
 @Suite struct CircuitBreakerRegistryTests {
     @Test func sameBreakerPerKeyAndSharedSettings() {

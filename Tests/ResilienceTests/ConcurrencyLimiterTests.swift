@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Testing
 import Resilience
+import SeededRandom
 import TestSupport
 
 @Suite struct ConcurrencyLimiterTests {

@@ -1,4 +1,5 @@
 import Resilience
+import TestSupport
 import Testing
 
 /// A restart must not reset a daily quota: the day windows are saved as history and seeded back.

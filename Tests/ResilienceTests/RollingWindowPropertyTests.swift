@@ -1,5 +1,6 @@
 import Testing
 import Resilience
+import SeededRandom
 
 /// Checks the counter against a naive list of timestamps over random event sequences.
 @Suite struct RollingWindowPropertyTests {

@@ -1,8 +1,9 @@
 import NIOConcurrencyHelpers
+import Resilience
 
-/// A clock that moves only when told to, for tests here and in the modules that use this one.
-/// Timeouts scheduled on it fire when `advance(by:)` reaches them, so a test of a timeout needs
-/// no real time to pass.
+/// A clock that moves only when told to, for the tests of the time-based types in Resilience and
+/// of the modules that use them. Timeouts scheduled on it fire when `advance(by:)` reaches them,
+/// so a test of a timeout needs no real time to pass.
 public final class ManualClock: Sendable {
     private struct Timer {
         let deadline: ContinuousClock.Instant
