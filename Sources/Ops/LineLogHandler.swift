@@ -6,7 +6,11 @@ import Logging
 /// top-level string fields. Text: `2026-11-23T12:00:00.000Z info msg key=value ...`.
 /// Lines are written whole under one lock so concurrent sessions never interleave.
 public struct LineLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
+    public var metadata: Logger.Metadata = [:] {
+        didSet { sortedMetadata = LogFields.sorted(metadata) }
+    }
+    /// `metadata` rendered and sorted once per change: a session's logger writes many lines.
+    private var sortedMetadata: [(String, String)] = []
     public var logLevel: Logger.Level = .info
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
@@ -25,7 +29,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let fields = LogFields.merged(metadata, provider: metadataProvider, event: event)
+        let fields = LogFields.merged(sorted: sortedMetadata, provider: metadataProvider, event: event)
         switch format {
         case .json:
             // Built as bytes: this runs once per relayed message, and String appends cost

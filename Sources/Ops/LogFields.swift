@@ -1,28 +1,40 @@
 import Logging
 
 enum LogFields {
+    /// Metadata as sorted key/value text: a handler keeps its own this way, rendered once when
+    /// it changes rather than for every line.
+    static func sorted(_ metadata: Logger.Metadata) -> [(String, String)] {
+        metadata.map { ($0.key, $0.value.description) }.sorted { $0.0 < $1.0 }
+    }
+
     /// An event's fields as every handler writes them: the handler's metadata, then the
     /// provider's, then the event's own (later wins), plus the error; sorted by key so lines
     /// are stable to read and to grep.
     static func merged(_ metadata: Logger.Metadata, provider: Logger.MetadataProvider?, event: LogEvent) -> [(String, String)] {
-        // An array, not a merged dictionary: a line has a handful of fields, and this runs for
-        // every relayed message.
-        var entries: [(key: String, order: Int, value: Logger.MetadataValue)] = []
-        entries.reserveCapacity(metadata.count + (event.metadata?.count ?? 0) + 1)
-        func add(_ fields: Logger.Metadata) {
-            for (key, value) in fields { entries.append((key, entries.count, value)) }
-        }
-        add(metadata)
-        if let provided = provider?.get() { add(provided) }
-        if let explicit = event.metadata { add(explicit) }
-        if let error = event.error { entries.append(("error", entries.count, "\(error)")) }
-        // Keys compared as bytes: the same order as `<` for the ASCII keys used here, without
-        // Unicode collation per comparison.
-        entries.sort { $0.key != $1.key ? $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) : $0.order < $1.order }
+        merged(sorted: sorted(metadata), provider: provider, event: event)
+    }
+
+    /// The same with the handler's metadata already sorted: the per-line work is then only the
+    /// event's few fields and one merge of two sorted lists.
+    static func merged(sorted handler: [(String, String)], provider: Logger.MetadataProvider?, event: LogEvent) -> [(String, String)] {
+        var own = event.metadata ?? [:]
+        if let provided = provider?.get() { own = provided.merging(own) { $1 } }
+        if let error = event.error { own["error"] = "\(error)" }
+        guard !own.isEmpty else { return handler }
+        let event = sorted(own)
         var fields: [(String, String)] = []
-        fields.reserveCapacity(entries.count)
-        for (index, entry) in entries.enumerated() where index + 1 == entries.count || entries[index + 1].key != entry.key {
-            fields.append((entry.key, entry.value.description))
+        fields.reserveCapacity(handler.count + event.count)
+        var left = 0, right = 0
+        while left < handler.count || right < event.count {
+            if right == event.count || (left < handler.count && handler[left].0 < event[right].0) {
+                fields.append(handler[left])
+                left += 1
+            } else {
+                // Equal keys: the event's (or provider's) value wins over the handler's.
+                if left < handler.count, handler[left].0 == event[right].0 { left += 1 }
+                fields.append(event[right])
+                right += 1
+            }
         }
         return fields
     }

@@ -12,14 +12,14 @@ public final class WaitingRoom<State: WaitingState, Grant: Sendable>: Sendable {
     public typealias Failure = State.Failure
     public typealias Resolutions = WaiterResolutions<Grant, Failure>
 
-    private typealias Continuation = CheckedContinuation<Result<Grant, Failure>, Never>
+    @usableFromInline typealias Continuation = CheckedContinuation<Result<Grant, Failure>, Never>
 
     private enum Arrival {
         case queued(WaiterID)
         case done(Result<Grant, Failure>)
     }
 
-    private enum Seat: Sendable {
+    @usableFromInline enum Seat: Sendable {
         /// Queued by the state; the caller has not parked its continuation yet.
         case arriving
         case parked(Continuation, ScheduledTimeout)
@@ -28,24 +28,34 @@ public final class WaitingRoom<State: WaitingState, Grant: Sendable>: Sendable {
     }
 
     /// A parked waiter whose wait is over, resumed once the lock is released.
-    private struct Wake {
-        let continuation: Continuation
-        let timeout: ScheduledTimeout
-        let outcome: Result<Grant, Failure>
+    @usableFromInline struct Wake {
+        @usableFromInline let continuation: Continuation
+        @usableFromInline let timeout: ScheduledTimeout
+        @usableFromInline let outcome: Result<Grant, Failure>
 
-        func run() {
+        @usableFromInline init(continuation: Continuation, timeout: ScheduledTimeout, outcome: Result<Grant, Failure>) {
+            self.continuation = continuation
+            self.timeout = timeout
+            self.outcome = outcome
+        }
+
+        @inlinable func run() {
             timeout.cancel()
             continuation.resume(returning: outcome)
         }
     }
 
-    private struct Room: Sendable {
-        var state: State
-        var seats: [WaiterID: Seat] = [:]
-        var nextID: UInt64 = 0
+    @usableFromInline struct Room: Sendable {
+        @usableFromInline var state: State
+        @usableFromInline var seats: [WaiterID: Seat] = [:]
+        @usableFromInline var nextID: UInt64 = 0
+
+        @usableFromInline init(state: State) {
+            self.state = state
+        }
 
         /// The first resolution of a waiter stands; later ones find no seat and do nothing.
-        mutating func settle(_ id: WaiterID, _ outcome: Result<Grant, Failure>) -> Wake? {
+        @inlinable mutating func settle(_ id: WaiterID, _ outcome: Result<Grant, Failure>) -> Wake? {
             switch seats[id] {
             case .arriving:
                 seats[id] = .resolved(outcome)
@@ -62,7 +72,7 @@ public final class WaitingRoom<State: WaitingState, Grant: Sendable>: Sendable {
     /// Longer timeouts are shortened to this, so that no timer overflows on an absurd value.
     static var longestTimeout: Duration { .seconds(365 * 86_400) }
 
-    private let room: NIOLockedValueBox<Room>
+    @usableFromInline let room: NIOLockedValueBox<Room>
     private let timeouts: any TimeoutScheduler
 
     public init(_ state: State, timeouts: any TimeoutScheduler) {
@@ -70,12 +80,16 @@ public final class WaitingRoom<State: WaitingState, Grant: Sendable>: Sendable {
         self.timeouts = timeouts
     }
 
+    // Inlinable: the relay's per-message fast paths (a free permit, an idle connection) come
+    // here, and an unspecialized generic call cost thousands of instructions in metadata lookups.
+    @inlinable
     public func read<Value>(_ body: (State) -> Value) -> Value {
         room.withLockedValue { body($0.state) }
     }
 
     /// Changes the state under the lock. Waiters it resolves through `resolutions` are resumed
     /// after the lock is released.
+    @inlinable
     public func update<Value>(_ body: (inout State, inout Resolutions) -> Value) -> Value {
         var woken: [Wake] = []
         let result = room.withLockedValue { room in

@@ -21,9 +21,9 @@ public enum WaitAdmission<Grant: Sendable, Failure: Error> {
 /// Waiters the state resolved while the room's lock was held; the room resumes them once the
 /// lock is released, so no continuation runs under it.
 public struct WaiterResolutions<Grant: Sendable, Failure: Error> {
-    var entries: [(id: WaiterID, outcome: Result<Grant, Failure>)] = []
+    @usableFromInline var entries: [(id: WaiterID, outcome: Result<Grant, Failure>)] = []
 
-    init() {}
+    @usableFromInline init() {}
 
     public mutating func grant(_ grant: Grant, to id: WaiterID) {
         entries.append((id, .success(grant)))

@@ -46,12 +46,25 @@ public struct SMTPReply: Sendable, Hashable, CustomStringConvertible {
     /// Appends the wire form (`250-first\r\n250 last\r\n`). Control characters in the text are
     /// replaced so that a hostile upstream cannot inject extra reply lines to our client.
     public func write(into buffer: inout ByteBuffer) {
-        let codeText = String(code)
         for (index, line) in lines.enumerated() {
-            buffer.writeString(codeText)
+            if (100...999).contains(code) {
+                // Three digits without formatting an Int as text: this runs for every reply.
+                buffer.writeInteger(UInt8(ascii: "0") + UInt8(code / 100))
+                buffer.writeInteger(UInt8(ascii: "0") + UInt8(code / 10 % 10))
+                buffer.writeInteger(UInt8(ascii: "0") + UInt8(code % 10))
+            } else {
+                buffer.writeString(String(code))
+            }
             buffer.writeInteger(index == lines.count - 1 ? UInt8(ascii: " ") : UInt8(ascii: "-"))
-            for byte in line.utf8 {
-                buffer.writeInteger(byte < 0x20 || byte == 0x7F ? UInt8(ascii: " ") : byte)
+            var line = line
+            line.withUTF8 { bytes in
+                guard bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                    buffer.writeBytes(bytes)
+                    return
+                }
+                for byte in bytes {
+                    buffer.writeInteger(byte < 0x20 || byte == 0x7F ? UInt8(ascii: " ") : byte)
+                }
             }
             buffer.writeStaticString("\r\n")
         }

@@ -112,18 +112,19 @@ struct UpstreamTimeoutTests {
         // TLS in a debug build a loaded machine took longer than that, and the set-up failed
         // (4.4.1) before the stalled step was reached. Plaintext set-up is two small round trips.
         try await withRelayHarness(configure: { settings in
-            // Long enough that no step of a normal exchange reaches it on a machine loaded with
-            // two busy loops (500 ms did), short enough to keep the four cases quick.
-            settings.upstreamTimeouts.command = .seconds(2)
-            settings.upstreamTimeouts.dataStart = .seconds(2)
-            settings.upstreamTimeouts.dataEnd = .seconds(2)
+            // Long enough that no step of a normal exchange reaches it while the whole suite
+            // runs beside it on two loaded cores (2 s did: a new connection's set-up timed out),
+            // short enough to keep the four cases quick.
+            settings.upstreamTimeouts.command = .seconds(5)
+            settings.upstreamTimeouts.dataStart = .seconds(5)
+            settings.upstreamTimeouts.dataEnd = .seconds(5)
         }, upstreamTLS: .none) { harness in
             // A first message leaves a pooled connection whose set-up is done, so the slow step
             // is the only thing the short timeout can catch.
             let client = try await harness.client()
             #expect(try await client.send(to: ["a@example.net"], message: "Subject: warm\r\n\r\nx\r\n").last?.code == 250)
             // Well past the timeout, so the proxy's timer fires first even on a loaded machine.
-            harness.sandbox.faults.delay(step, by: .seconds(6))
+            harness.sandbox.faults.delay(step, by: .seconds(20))
             let replies = try await client.send(to: ["a@example.net"], message: "Subject: slow\r\n\r\nx\r\n")
             let failure = try #require(replies.first { !($0.isPositiveCompletion || $0.isIntermediate) })
             #expect(failure.code == 451)
