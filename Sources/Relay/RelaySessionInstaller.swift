@@ -18,10 +18,12 @@ struct RelaySessionInstaller: Sendable {
     /// a connection in the moment before hears 421 and retries.
     let sessionConfiguration = NIOLockedValueBox<RelaySessionConfiguration?>(nil)
 
+    static let notReady = SMTPReply(421, "4.3.2", "Service not ready yet, try again shortly")
+
     func install(on channel: any Channel) throws {
         let pipeline = channel.pipeline.syncOperations
         guard let configuration = sessionConfiguration.withLockedValue({ $0 }) else {
-            return try pipeline.addHandler(RefusingHandler(reply: SessionRegistry.goodbye))
+            return try pipeline.addHandler(RefusingHandler(reply: Self.notReady))
         }
         guard let id = sessions.register(channel, limit: maxConnections) else {
             // Refusing costs a write and a close, so a connection flood cannot exhaust memory.
