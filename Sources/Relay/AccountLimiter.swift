@@ -58,13 +58,10 @@ final class AccountLimiter: Sendable {
     /// MAIL FROM's answer when it needs no wait; nil when a concurrency slot must be waited for
     /// (then `admit()`), which a session on an event loop does off the loop.
     func admitNow() -> Result<Admission, RelayFailure>? {
-        if let remaining = pauseRemaining() {
-            return .failure(.quotaPaused(retryAfter: remaining))
-        }
         let reservation: MessageReservation
-        switch quota.reserveMessage() {
-        case .refused(let refusal): return .failure(.accountLimit(refusal))
-        case .granted(let granted): reservation = granted
+        switch reserveMessage() {
+        case .failure(let failure): return .failure(failure)
+        case .success(let reserved): reservation = reserved
         }
         guard concurrency.tryAcquire() else {
             quota.refund(reservation)
@@ -75,19 +72,25 @@ final class AccountLimiter: Sendable {
 
     /// Called at MAIL FROM. Waits (bounded) only for a concurrency slot; every other limit answers at once.
     func admit() async -> Result<Admission, RelayFailure> {
-        if let remaining = pauseRemaining() {
-            return .failure(.quotaPaused(retryAfter: remaining))
-        }
         let reservation: MessageReservation
-        switch quota.reserveMessage() {
-        case .refused(let refusal): return .failure(.accountLimit(refusal))
-        case .granted(let granted): reservation = granted
+        switch reserveMessage() {
+        case .failure(let failure): return .failure(failure)
+        case .success(let reserved): reservation = reserved
         }
         guard await concurrency.acquire(timeout: settings.concurrencyWait) else {
             quota.refund(reservation)
             return .failure(.concurrencyLimit(limit: concurrency.limit, waited: settings.concurrencyWait))
         }
         return .success(Admission(reservation: reservation))
+    }
+
+    /// The limits that answer at once: a provider's quota pause, then the account's windows.
+    private func reserveMessage() -> Result<MessageReservation, RelayFailure> {
+        if let remaining = pauseRemaining() { return .failure(.quotaPaused(retryAfter: remaining)) }
+        switch quota.reserveMessage() {
+        case .refused(let refusal): return .failure(.accountLimit(refusal))
+        case .granted(let granted): return .success(granted)
+        }
     }
 
     /// Recipients count against the daily recipient limit as they are given.
