@@ -41,7 +41,7 @@ public enum RelayFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .poolExhausted:
             SMTPReply(451, "4.4.5", "All connections for this account are busy, try again later")
         case .upstreamLost:
-            SMTPServerStateMachine.upstreamLostReply
+            SMTPReply(451, "4.4.2", "Connection to the mail provider was lost; start the transaction again")
         case .shuttingDown:
             SMTPReply(421, "4.3.2", "Service shutting down, try again later")
         case .circuitOpen(_, let retryAfter):

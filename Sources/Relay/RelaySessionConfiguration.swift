@@ -1,7 +1,11 @@
 import SMTPCore
 
 public struct RelaySessionConfiguration: Sendable {
-    public var stateMachine = SMTPServerStateMachine.Configuration()
+    public var stateMachine: SMTPServerStateMachine.Configuration = {
+        var configuration = SMTPServerStateMachine.Configuration()
+        configuration.greetingText = "ESMTP xoauth2-proxy ready"
+        return configuration
+    }()
     /// Run the whole client session but contact no upstream.
     public var dryRun = false
     /// A reused connection idle longer than this has its MAIL answered before anything else is

@@ -168,11 +168,11 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
                 entries[index] = .ready(reply)
                 if verdict.closesConnection {
                     upstreamLost = true
-                    server.transactionLost()
+                    server.abortTransaction(with: RelayFailure.upstreamLost.clientReply)
                 }
             } else {
                 upstreamLost = true
-                server.transactionLost()
+                server.abortTransaction(with: RelayFailure.upstreamLost.clientReply)
                 entries[index] = .ready(RelayFailure.upstreamLost.clientReply)
             }
         }
@@ -264,7 +264,7 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
             return .answered
         }
         guard lease != nil else {
-            server.transactionLost()
+            server.abortTransaction(with: RelayFailure.upstreamLost.clientReply)
             reply(RelayFailure.upstreamLost.clientReply)
             return .answered
         }
@@ -278,7 +278,7 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
     /// The upstream's answer to DATA: 354 opens the body.
     mutating func dataReplied(_ result: Result<SMTPReply, any Error>) -> (pushback: ProviderPushback?, action: LeaseAction?) {
         guard case .success(let upstreamReply) = result else {
-            server.transactionLost()
+            server.abortTransaction(with: RelayFailure.upstreamLost.clientReply)
             reply(RelayFailure.upstreamLost.clientReply)
             return (nil, closeLease())
         }
@@ -286,7 +286,7 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
         if verdict.clientReply.code == 354 { body = Body() }
         reply(server.dataStartResult(verdict.clientReply))
         guard verdict.closesConnection else { return (verdict.pushback, nil) }
-        server.transactionLost()
+        server.abortTransaction(with: RelayFailure.upstreamLost.clientReply)
         return (verdict.pushback, closeLease())
     }
 

@@ -5,6 +5,8 @@
 public struct SMTPServerStateMachine: Sendable {
     public struct Configuration: Sendable, Hashable {
         public var hostname = "localhost"
+        /// After the hostname in the 220 greeting.
+        public var greetingText = "ESMTP ready"
         public var maxMessageSize = 35 * 1024 * 1024
         public var maxRecipients = 100
         /// chasquid's rule: this many failed commands in a row end the session with 421.
@@ -60,8 +62,9 @@ public struct SMTPServerStateMachine: Sendable {
         /// MAIL has been sent upstream; its verdict may still be on the way.
         case transaction(user: String, recipients: Int)
         case data(user: String, recipients: Int)
-        /// The upstream went away mid-transaction: the rest of it gets 451 until MAIL or RSET.
-        case lost(user: String)
+        /// The server gave up the transaction (its relay lost the upstream, say): the rest of it
+        /// gets `reply` until MAIL or RSET.
+        case aborted(user: String, reply: SMTPReply)
         case closed
     }
 
@@ -95,7 +98,7 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     public var greeting: SMTPReply {
-        SMTPReply(220, "2.0.0", "\(configuration.hostname) ESMTP xoauth2-proxy ready")
+        SMTPReply(220, "2.0.0", "\(configuration.hostname) \(configuration.greetingText)")
     }
 
     public var ehloKeywords: [String] {
@@ -140,11 +143,11 @@ public struct SMTPServerStateMachine: Sendable {
             return startTLS()
         case (.ehlo(let domain), _), (.helo(let domain), _):
             return hello(domain: domain, extended: { if case .ehlo = command { true } else { false } }())
-        case (.rcpt, .lost), (.data, .lost):
-            return .reply(Self.upstreamLostReply)
+        case (.rcpt, .aborted(_, let reply)), (.data, .aborted(_, let reply)):
+            return .reply(reply)
         case (.rset, _):
             let reply = SMTPReply(250, "2.0.0", "Reset OK")
-            if case .lost(let user) = state {
+            if case .aborted(let user, _) = state {
                 state = .authenticated(user: user)
                 return good(reply)
             }
@@ -186,7 +189,7 @@ public struct SMTPServerStateMachine: Sendable {
             return .resetTransaction(reply)
         }
         if case .awaitingHello = state { state = .ready }
-        if case .lost(let user) = state { state = .authenticated(user: user) }
+        if case .aborted(let user, _) = state { state = .authenticated(user: user) }
         return good(reply)
     }
 
@@ -298,7 +301,7 @@ public struct SMTPServerStateMachine: Sendable {
         guard hasGreeted else { return bad(SMTPReply(503, "5.5.1", "Send EHLO first")) }
         guard let user = authenticatedUser else { return bad(SMTPReply(530, "5.7.0", "Authentication required")) }
         switch state {
-        case .authenticated, .lost: break
+        case .authenticated, .aborted: break
         default: return bad(SMTPReply(503, "5.5.1", "Nested MAIL command"))
         }
         for parameter in parameters {
@@ -362,13 +365,12 @@ public struct SMTPServerStateMachine: Sendable {
         return reply.isIntermediate ? reply : reply.withEnhancedStatus()
     }
 
-    public static let upstreamLostReply = SMTPReply(451, "4.4.2", "Connection to the mail provider was lost; start the transaction again")
-
-    /// The upstream connection died mid-transaction.
-    public mutating func transactionLost() {
+    /// The transaction cannot go on (for a relay: its upstream went away): RCPT and DATA get
+    /// `reply` until the client starts again with MAIL or RSET.
+    public mutating func abortTransaction(with reply: SMTPReply) {
         switch state {
         case .transaction(let user, _), .data(let user, _):
-            state = .lost(user: user)
+            state = .aborted(user: user, reply: reply)
         default:
             break
         }

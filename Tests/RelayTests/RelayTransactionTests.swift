@@ -140,7 +140,7 @@ struct RelayTransactionTests {
         #expect(Self.closed(settled.action) == 7 && settled.lost)
         #expect(Self.codes(transaction.takeReadyReplies()) == [250, 451])
         // The rest of the transaction hears that the upstream is gone, until MAIL or RSET.
-        #expect(transaction.command(.success(.data)) == .reply(SMTPServerStateMachine.upstreamLostReply))
+        #expect(transaction.command(.success(.data)) == .reply(RelayFailure.upstreamLost.clientReply))
     }
 
     @Test func aMailThatNeverGetsAnAnswerIsAnsweredLostAndTheConnectionClosed() {

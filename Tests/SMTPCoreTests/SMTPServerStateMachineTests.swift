@@ -142,9 +142,10 @@ import Testing
     @Test func lostUpstreamAnswers451UntilANewTransaction() {
         var machine = loggedIn()
         _ = command(&machine, "MAIL FROM:<a@b.c>")
-        machine.transactionLost()
-        #expect(command(&machine, "RCPT TO:<x@y.z>") == .reply(SMTPServerStateMachine.upstreamLostReply))
-        #expect(command(&machine, "DATA") == .reply(SMTPServerStateMachine.upstreamLostReply))
+        let lost = SMTPReply(451, "4.4.2", "Lost; start again")
+        machine.abortTransaction(with: lost)
+        #expect(command(&machine, "RCPT TO:<x@y.z>") == .reply(lost))
+        #expect(command(&machine, "DATA") == .reply(lost))
         #expect(command(&machine, "MAIL FROM:<a@b.c>") == .startMail(from: "a@b.c", parameters: []))
     }
 
