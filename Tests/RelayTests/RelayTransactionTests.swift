@@ -325,6 +325,10 @@ struct RelayTransactionTests {
         #expect(Self.codes(transaction.takeReadyReplies()) == [250, 250, 354])
     }
 
+    @Test func theRelaysGreetingNamesTheProduct() {
+        #expect(SMTPServerStateMachine(configuration: RelaySessionConfiguration().stateMachine).greeting.lines.first?.hasSuffix("ESMTP xoauth2-proxy ready") == true)
+    }
+
     @Test func aNonPipeliningUpstreamNeverGetsDataBehindMail() {
         let transaction = Self.pipelined(recipients: 1, data: false, pipelining: false)
         #expect(!transaction.shouldPipelineData)

@@ -157,4 +157,13 @@ import Testing
         guard case .resetTransaction = command(&machine, "EHLO again") else { Issue.record("EHLO must reset"); return }
         #expect(machine.user == "u@example.com")
     }
+
+    /// The greeting names whatever its owner says; the protocol layer names no product.
+    @Test func theGreetingTextComesFromTheConfiguration() {
+        #expect(SMTPServerStateMachine().greeting.lines == ["2.0.0 localhost ESMTP ready"])
+        var configuration = SMTPServerStateMachine.Configuration()
+        configuration.hostname = "relay.example"
+        configuration.greetingText = "ESMTP example ready"
+        #expect(SMTPServerStateMachine(configuration: configuration).greeting.lines == ["2.0.0 relay.example ESMTP example ready"])
+    }
 }
