@@ -31,7 +31,7 @@ struct SmugglingTests {
 
             // The session goes on, on a fresh upstream connection: the half-sent one was closed.
             let replies = try await client.send(to: ["next@example.net"], message: "Subject: next\r\n\r\nclean\r\n")
-            #expect(replies.map(\.code) == [250, 250, 354, 250])
+            #expect(replies.map(\.code) == [250, 250, 354, 250], "the next message got \(replies)")
             await client.quit()
 
             let record = provider.record.withLockedValue { $0 }
@@ -39,8 +39,10 @@ struct SmugglingTests {
             #expect(!received.contains("evil@example.org") && !received.contains("extra@example.net") && !received.contains("smuggled"),
                     "the provider received bytes after the bare line ending")
             #expect(record.messages.map(\.recipients) == [["next@example.net"]])
-            #expect(record.connections == 2)
-            #expect(record.closedInData == 1, "the refused message's upstream transaction ends without a terminator")
+            #expect(record.connections == 2, "\(record.connections) connections")
+            // The provider sees the close of the first connection on its own thread, in its own time.
+            #expect(await eventually { provider.record.withLockedValue { $0.closedInData } == 1 },
+                    "the refused message's upstream transaction ends without a terminator")
         }
         }
     }
