@@ -73,10 +73,7 @@ struct UpstreamPoolStateMachine<Connection: PooledConnection>: Sendable {
             waiters.append(waiter, ())
             return AcquireAction(decision: .wait, stale: stale)
         }
-        let entry = idle.remove(at: index)
-        let lease = Lease(connection: entry.connection, messagesSent: entry.messagesSent,
-                          needsReset: entry.needsReset, idleFor: now - entry.since)
-        return AcquireAction(decision: .lend(lease), stale: stale)
+        return AcquireAction(decision: .lend(lendIdle(at: index, now: now)), stale: stale)
     }
 
     /// An idle connection on `loop`, fit for use, without opening or waiting: the relay's
@@ -87,6 +84,11 @@ struct UpstreamPoolStateMachine<Connection: PooledConnection>: Sendable {
         guard !closed, waiters.isEmpty,
               let index = idle.lastIndex(where: { $0.connection.eventLoopID == loop && $0.isReusable(under: configuration, now: now) })
         else { return nil }
+        return lendIdle(at: index, now: now)
+    }
+
+    /// The idle connection at `index`, out of the idle list and lent as it was left.
+    private mutating func lendIdle(at index: Int, now: ContinuousClock.Instant) -> Lease {
         let entry = idle.remove(at: index)
         return Lease(connection: entry.connection, messagesSent: entry.messagesSent,
                      needsReset: entry.needsReset, idleFor: now - entry.since)
