@@ -129,7 +129,7 @@ let package = Package(
             "SMTPCore", .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "SMTPNIOTests", dependencies: [
-            "SMTPNIO", "SMTPCore", "Sockets",
+            "SMTPNIO", "SMTPCore", "Sockets", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -18,17 +18,24 @@ public final class LogSink: @unchecked Sendable {
     /// Buffered bytes beyond which lines are dropped.
     public static let defaultCapacity = 8 * 1024 * 1024
 
-    private enum Phase: Int {
-        case idle = 0
-        case pending = 1
-        case writing = 2
+    /// After each write the writer lets lines gather this long before it looks again: at a few
+    /// thousand lines a second, waking it per line cost two futex calls and a write per line.
+    /// Lines wait at most this long longer than they did.
+    static let gatherInterval: useconds_t = 2_000
+
+    private enum Phase {
+        /// Nothing buffered; the writer waits to be signalled.
+        case idle
+        /// Lines buffered; the writer has been signalled (or will look without it).
+        case pending
+        /// The writer is writing a batch or gathering the next; nobody needs to signal it.
+        case writing
     }
 
     private let fd: Int32
     private let capacity: Int
-    // Guarded by `lock`.
-    private let lock = ConditionLock(value: Phase.idle.rawValue)
-    /// The lock's condition value, kept here too: `ConditionLock.value` cannot be read while held.
+    // Everything below is guarded by `condition`'s lock.
+    private let condition = NSCondition()
     private var phase = Phase.idle
     private var buffer: [UInt8] = []
     private var dropped = 0
@@ -45,9 +52,9 @@ public final class LogSink: @unchecked Sendable {
 
     /// How the "lines dropped" notice is worded (the handler's format).
     func setDropNotice(_ notice: @escaping @Sendable (Int) -> String) {
-        lock.lock()
+        condition.lock()
         dropNotice = notice
-        lock.unlock(withValue: phase.rawValue)
+        condition.unlock()
     }
 
     func write(_ line: String) {
@@ -60,7 +67,7 @@ public final class LogSink: @unchecked Sendable {
     }
 
     private func append(_ line: UnsafeBufferPointer<UInt8>) {
-        lock.lock()
+        condition.lock()
         let startWriter = !writerStarted
         writerStarted = true
         if buffer.count + line.count > capacity {
@@ -68,15 +75,20 @@ public final class LogSink: @unchecked Sendable {
         } else {
             buffer.append(contentsOf: line)
         }
-        if phase == .idle { phase = .pending }
-        lock.unlock(withValue: phase.rawValue)
+        // Only an idle writer sleeps on the condition; a busy one finds these lines itself.
+        let wake = phase == .idle
+        if wake { phase = .pending }
+        condition.unlock()
+        if wake { condition.broadcast() }
         if startWriter { startWriterThread() }
     }
 
     /// Waits (bounded) until everything buffered has been written.
     public func drain(timeout: Double = 2) {
-        guard lock.lock(whenValue: Phase.idle.rawValue, timeoutSeconds: timeout) else { return }
-        lock.unlock()
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        while phase != .idle, condition.wait(until: deadline) {}
+        condition.unlock()
     }
 
     private func startWriterThread() {
@@ -88,20 +100,25 @@ public final class LogSink: @unchecked Sendable {
 
     private func runWriter() {
         var batch: [UInt8] = []
+        condition.lock()
         while true {
-            lock.lock(whenValue: Phase.pending.rawValue)
+            while phase == .idle { condition.wait() }
             swap(&batch, &buffer)
             let droppedNow = dropped
             dropped = 0
             let notice = dropNotice
             phase = .writing
-            lock.unlock(withValue: phase.rawValue)
+            condition.unlock()
             writeAll(batch)
             batch.removeAll(keepingCapacity: batch.capacity <= 1 << 20)
             if droppedNow > 0 { writeAll(Array(notice(droppedNow).utf8)) }
-            lock.lock()
-            phase = buffer.isEmpty && dropped == 0 ? .idle : .pending
-            lock.unlock(withValue: phase.rawValue)
+            usleep(Self.gatherInterval)
+            condition.lock()
+            if buffer.isEmpty && dropped == 0 {
+                phase = .idle
+                // For `drain`.
+                condition.broadcast()
+            }
         }
     }
 

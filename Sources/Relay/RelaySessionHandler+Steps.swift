@@ -269,9 +269,11 @@ extension RelaySessionHandler {
             client.queueBody(chunk)
             return
         }
-        // The next chunk is read only once this one reached the upstream's socket, which keeps
-        // a large message flat in memory.
-        wait(for: client.writeBody(chunk)) { handler, result in
+        // Written at once while the upstream takes bytes. When its socket pushes back, the
+        // session waits, and so reads nothing more from its client: a large message stays
+        // flat in memory without a promise per chunk.
+        guard let pushback = client.streamBody(chunk) else { return }
+        wait(for: pushback) { handler, result in
             guard case .failure(let error) = result else { return }
             handler.logger.warning("upstream lost during DATA", metadata: ["error": "\(error)"])
             handler.apply(handler.transaction.bodyChunkFailed())

@@ -14,8 +14,8 @@ import SMTPNIO
 /// new upstream connection, a failed-login delay) leave the loop, through one task each.
 ///
 /// Frames are handled one at a time. A step that waits for the upstream marks the handler busy:
-/// frames that arrive meanwhile queue here and reads stop, so a client cannot make us buffer
-/// while its provider is slow; the queue is bounded by the framer's unanswered-line limit.
+/// frames that arrive meanwhile queue here and reads stop until they are handled, so a client
+/// cannot make us buffer while its provider is slow.
 final class RelaySessionHandler: ChannelDuplexHandler {
     typealias InboundIn = [SMTPServerFrame]
     typealias OutboundIn = SMTPReply
@@ -104,10 +104,13 @@ final class RelaySessionHandler: ChannelDuplexHandler {
         closeConnection()
     }
 
-    /// Reads wait while frames are queued or a step is waiting, so backpressure reaches the
-    /// client's socket instead of our memory.
+    /// Reads wait while frames are queued, so backpressure reaches the client's socket instead
+    /// of our memory. A step that waits with nothing queued behind it does not stop them: a
+    /// client that waits for its answers sends nothing meanwhile, and turning read interest off
+    /// and on again would cost two system calls per wait; one that pipelines ahead queues at
+    /// most one read's frames before reads stop.
     func read(context: ChannelHandlerContext) {
-        if busy || !frames.isEmpty {
+        if !frames.isEmpty {
             readPending = true
         } else {
             context.read()

@@ -188,6 +188,28 @@ public final class SMTPClientConnection: Sendable {
         return written.flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
     }
 
+    /// Writes body bytes and returns nil while the upstream takes them at once; when its
+    /// socket pushes back (the channel is not writable), returns a future that completes once
+    /// it is writable again. A caller that waits for that future before its next chunk keeps a
+    /// large message flat in memory without a promise per chunk. A peer that stays unwritable
+    /// for the data-block timeout is closed and the future fails.
+    /// Off the channel's event loop this is `writeBody` (writability read from another thread
+    /// would let writes pile up in the loop's queue).
+    public func streamBody(_ chunk: ByteBuffer) -> EventLoopFuture<Void>? {
+        guard channel.eventLoop.inEventLoop else { return writeBody(chunk) }
+        channel.writeAndFlush(SMTPClientRequest(bytes: chunk, kind: .body, replyPromise: nil), promise: nil)
+        guard !channel.isWritable, channel.isActive else { return nil }
+        let channel = channel
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.triggerUserOutboundEvent(SMTPClientWritableEvent(), promise: promise)
+        let watchdog = channel.eventLoop.scheduleTask(in: configuration.timeouts.dataBlock) {
+            channel.close(promise: nil)
+        }
+        let writable = promise.futureResult
+        writable.whenComplete { _ in watchdog.cancel() }
+        return writable.flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
+    }
+
     /// Queues body bytes without flushing or waiting: for the last chunk of a message, which
     /// the end-of-data line then flushes in the same write. A failed write fails that reply.
     public func queueBody(_ chunk: ByteBuffer) {

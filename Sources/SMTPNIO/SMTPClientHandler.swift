@@ -25,6 +25,11 @@ public struct SMTPClientRequest: Sendable {
     }
 }
 
+/// Asks the client handler to complete the event's promise once the channel is writable.
+public struct SMTPClientWritableEvent: Sendable {
+    public init() {}
+}
+
 /// Client-side SMTP codec with pipelining: requests go out in order, replies come back in the
 /// same order and complete the promises queued for them.
 public final class SMTPClientHandler: ChannelDuplexHandler {
@@ -54,6 +59,8 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
     private var pending = CircularBuffer<Pending>()
     private var failure: (any Error)?
     private var timer: CommandDeadlineTimer
+    /// Body writers waiting for the channel to take more bytes (`SMTPClientWritableEvent`).
+    private var writableWaiters: [EventLoopPromise<Void>] = []
 
     private let greeting: (promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount)?
 
@@ -96,6 +103,31 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
             }
         }
         context.write(wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    /// `SMTPClientWritableEvent`: its promise completes once the channel is writable (at once
+    /// if it is), and fails with the connection.
+    public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is SMTPClientWritableEvent else {
+            return context.triggerUserOutboundEvent(event, promise: promise)
+        }
+        guard let promise else { return }
+        if let failure {
+            promise.fail(failure)
+        } else if context.channel.isWritable {
+            promise.succeed()
+        } else {
+            writableWaiters.append(promise)
+        }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, !writableWaiters.isEmpty {
+            let waiters = writableWaiters
+            writableWaiters.removeAll()
+            for waiter in waiters { waiter.succeed() }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func enqueue(context: ChannelHandlerContext, promise: EventLoopPromise<SMTPReply>, timeout: TimeAmount, step: String, startTLS: (context: NIOSSLContext, hostname: String?, timeout: TimeAmount)?) {
@@ -221,5 +253,8 @@ public final class SMTPClientHandler: ChannelDuplexHandler {
         while let head = pending.popFirst() {
             head.promise.fail(error)
         }
+        let waiters = writableWaiters
+        writableWaiters.removeAll()
+        for waiter in waiters { waiter.fail(error) }
     }
 }
