@@ -35,6 +35,9 @@ public final class ProxyRuntime: Sendable {
         public var resilience = ResilienceSettings()
         /// Where rotated refresh tokens are kept (`--state-dir`); nil keeps them in memory only.
         public var stateDirectory: String?
+        /// `--dry-run`: upstream connections go to an in-process provider that accepts every
+        /// message and drops it; no token is fetched, no provider contacted.
+        public var dryRun = false
         public init() {}
     }
 
@@ -85,7 +88,11 @@ public final class ProxyRuntime: Sendable {
                     }
                 })
             let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,
-                                              heloName: configuration.heloName, hostBreakers: hostBreakers, logger: logger)
+                                              heloName: configuration.heloName, hostBreakers: hostBreakers, logger: logger,
+                                              dryRun: configuration.dryRun, now: resilience.clock.now)
+            if configuration.dryRun {
+                logger.notice("dry run: messages go to an in-process provider that accepts and drops them; no token is fetched")
+            }
             // Reads CA and state files: off the event loop.
             let accounts = try await NIOThreadPool.singleton.runIfActive {
                 try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector,

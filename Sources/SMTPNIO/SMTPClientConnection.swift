@@ -98,6 +98,35 @@ public final class SMTPClientConnection: Sendable {
         }
     }
 
+    /// Runs the same session over a stream socket that is already connected, such as one end
+    /// of a socketpair whose other end is an in-process peer. No TCP options: it may not be TCP.
+    public static func connect(connectedSocket: NIOBSDSocket.Handle, configuration: Configuration,
+                               on eventLoop: any EventLoop) async throws -> SMTPClientConnection {
+        let greeting = eventLoop.makePromise(of: SMTPReply.self)
+        let timeouts = configuration.timeouts
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            SMTPClientHandler(greetingPromise: greeting, greetingTimeout: timeouts.greeting))
+                    }
+                }
+                .withConnectedSocket(connectedSocket)
+                .get()
+        } catch {
+            greeting.fail(error)
+            throw error
+        }
+        do {
+            return try await handshake(channel: channel, greeting: greeting.futureResult, configuration: configuration)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
     /// A message body is encrypted in one go, and NIOSSL keeps its largest ciphertext buffer
     /// for the connection's life by default: with a thousand pooled upstreams that is a
     /// thousand copies of the largest message. One TLS record's worth is kept instead.

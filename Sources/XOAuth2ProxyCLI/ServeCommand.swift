@@ -81,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.maxConnections = maxConnections
         settings.server.shutdownGrace = .seconds(shutdownGrace)
         settings.stateDirectory = stateDir
-        settings.server.session.dryRun = dryRun
+        settings.dryRun = dryRun
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname
         settings.heloName = hostname
