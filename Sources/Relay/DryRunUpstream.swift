@@ -28,7 +28,8 @@ struct DryRunUpstream: Sendable {
                 .withConnectedSocket(providerEnd)
                 .get()
         } catch {
-            _ = close(providerEnd)
+            // The provider's end may already belong to a channel that closed it; closing it
+            // again could close a descriptor reused meanwhile. The relay's end is still ours.
             _ = close(relayEnd)
             throw error
         }
