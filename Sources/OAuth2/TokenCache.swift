@@ -32,14 +32,16 @@ public final class TokenCache: Sendable {
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     private let onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)?
-    private let onRefresh: (@Sendable (_ key: String, _ outcome: Result<Void, TokenError>) -> Void)?
+    private let onRefresh: (@Sendable (_ key: String, _ label: String?, _ outcome: Result<Void, TokenError>) -> Void)?
 
     /// - Parameter onRotation: called (outside any lock) when a refresh returned a new refresh
     ///   token, so it can be persisted; Microsoft rotates on every refresh.
+    /// - Parameter onRefresh: called (outside any lock) after every refresh, with the label the
+    ///   key was registered with, so a metric can name the provider without asking the owner.
     public init(grant: RefreshTokenGrant, configuration: Configuration = .init(),
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger,
                 onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)? = nil,
-                onRefresh: (@Sendable (_ key: String, _ outcome: Result<Void, TokenError>) -> Void)? = nil) {
+                onRefresh: (@Sendable (_ key: String, _ label: String?, _ outcome: Result<Void, TokenError>) -> Void)? = nil) {
         self.onRotation = onRotation
         self.onRefresh = onRefresh
         self.grant = grant
@@ -52,11 +54,15 @@ public final class TokenCache: Sendable {
 
     /// Registers or reconfigures an account. Unchanged credentials keep the cached token, a rotated
     /// refresh token and a remembered rejection; changed ones drop all three.
-    public func setCredentials(_ credentials: OAuth2Credentials, forKey key: String) {
+    /// `label`: what `onRefresh` is told about this key (the provider, say).
+    public func setCredentials(_ credentials: OAuth2Credentials, forKey key: String, label: String? = nil) {
         state.withLockedValue { state in
-            if let existing = state.accounts[key], existing.configured == credentials { return }
+            if let existing = state.accounts[key], existing.configured == credentials {
+                state.accounts[key]?.label = label
+                return
+            }
             // A refresh still running for the old credentials finishes for its own waiters only.
-            state.accounts[key] = Account(configured: credentials, current: credentials)
+            state.accounts[key] = Account(configured: credentials, current: credentials, label: label)
         }
     }
 
@@ -154,7 +160,7 @@ public final class TokenCache: Sendable {
                     state.flights[flightID] = Flight(key: key, waiters: [waiterID: waiter], previous: account.cached?.token)
                     account.flightID = flightID
                     state.accounts[key] = account
-                    return (nil, Launch(key: key, flightID: flightID, credentials: account.current, startedAt: now))
+                    return (nil, Launch(key: key, flightID: flightID, credentials: account.current, startedAt: now, label: account.label))
                 }
                 if let decision { continuation.resume(returning: decision) }
                 if let launch { start(launch) }
@@ -210,7 +216,7 @@ public final class TokenCache: Sendable {
             return flight
         }
         if let rotatedTo { onRotation?(launch.key, rotatedTo) }
-        onRefresh?(launch.key, result.map { _ in () })
+        onRefresh?(launch.key, launch.label, result.map { _ in () })
         guard let flight else { return }
         switch result {
         case .success(let fetched):
@@ -311,6 +317,7 @@ extension TokenCache {
         var configured: OAuth2Credentials
         /// What the next refresh sends: `configured` with the latest rotated refresh token.
         var current: OAuth2Credentials
+        var label: String?
         var cached: CachedToken?
         var rejection: TokenError?
         var flightID: UInt64?
@@ -321,7 +328,7 @@ extension TokenCache {
         var flightID: UInt64
         var credentials: OAuth2Credentials
         var startedAt: ContinuousClock.Instant
-
+        var label: String?
     }
 
     private struct State {

@@ -1,5 +1,4 @@
 import Accounts
-import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOPosix
@@ -28,29 +27,24 @@ public enum AccountChecker {
     public static func run(_ directory: AccountDirectory, settings: ProxyRuntime.Configuration, smtp: Bool, concurrency: Int = 8,
                            group: any EventLoopGroup, logger: Logger,
                            progress: @escaping @Sendable (AccountCheckResult) -> Void = { _ in }) async throws -> [AccountCheckResult] {
-        let httpClient = ProxyRuntime.makeTokenHTTPClient(settings, group: group)
+        let refreshTokens = try await StateFiles.open(settings.stateDirectory, directory: directory, logger: logger)?.refreshTokens
+        // The same upstream half `serve` builds: token endpoint and host breakers included.
+        let upstreams = ProxyUpstreams(settings, refreshTokens: refreshTokens, group: group, logger: logger)
         do {
-            let results = try await run(directory, settings: settings, smtp: smtp, concurrency: concurrency, httpClient: httpClient,
-                                        group: group, logger: logger, progress: progress)
-            try? await httpClient.shutdown()
+            let results = try await run(directory, settings: settings, smtp: smtp, concurrency: concurrency, upstreams: upstreams,
+                                        refreshTokens: refreshTokens, logger: logger, progress: progress)
+            await upstreams.shutdown()
             return results
         } catch {
-            try? await httpClient.shutdown()
+            await upstreams.shutdown()
             throw error
         }
     }
 
     private static func run(_ directory: AccountDirectory, settings: ProxyRuntime.Configuration, smtp: Bool, concurrency: Int,
-                            httpClient: HTTPClient, group: any EventLoopGroup, logger: Logger,
+                            upstreams: ProxyUpstreams, refreshTokens: RefreshTokenPersistence?, logger: Logger,
                             progress: @escaping @Sendable (AccountCheckResult) -> Void) async throws -> [AccountCheckResult] {
-        let refreshTokens = try await ProxyRuntime.openStateDirectory(settings.stateDirectory, directory: directory, logger: logger)?.refreshTokens
-        let tokens = TokenCache(
-            grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
-                                     configuration: .init(requestTimeout: settings.tokenRequestTimeout)),
-            logger: logger,
-            onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) })
-        let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: settings.upstreamTimeouts, heloName: settings.heloName,
-                                          hostBreakers: CircuitBreakerRegistry(configuration: settings.resilience.hostBreaker), logger: logger)
+        let (tokens, connector) = (upstreams.tokens, upstreams.connector)
         let tls = UpstreamTLSContexts()
         let prepared = try await NIOThreadPool.singleton.runIfActive {
             var builder = AccountCredentialsBuilder()
@@ -58,7 +52,8 @@ public enum AccountChecker {
                 let credentials = Result { () throws(ConfigError) in try builder.credentials(for: account) }
                 let key = (try? credentials.get())?.tokenCacheKey(accountKey: account.accountID) ?? account.accountID
                 if case .success(let configured) = credentials {
-                    tokens.setCredentials(configured.resolvingRefreshToken(of: account, with: refreshTokens), forKey: key)
+                    tokens.setCredentials(configured.resolvingRefreshToken(of: account, with: refreshTokens), forKey: key,
+                                          label: account.provider.rawValue)
                 }
                 return Prepared(account: account, tokenKey: key, credentials: credentials.map { _ in () },
                                 endpoint: Result { try tls.endpoint(for: account) })

@@ -1,95 +1,54 @@
 import Accounts
-import AsyncHTTPClient
 import Logging
 import NIOCore
-import OAuth2
-import NIOConcurrencyHelpers
 import NIOPosix
+import OAuth2
 import Ops
-import Resilience
-import StateStore
-import SMTPNIO
+import ServiceLifecycle
 
-/// What lives under `--state-dir`.
-struct StateFiles: Sendable {
-    var refreshTokens: RefreshTokenPersistence
-    var quotaCounters: QuotaCounterPersistence
-}
-
-/// Everything `serve` wires together, in one place so tests run exactly what the binary runs:
-/// the HTTP client for token endpoints, the token cache, the accounts with their pools, and
-/// the bound SMTP listener.
-public final class ProxyRuntime: Sendable {
-    public struct Configuration: Sendable {
-        public var server = RelayServer.Configuration()
-        /// Name the proxy gives in EHLO to providers.
-        public var heloName = "localhost"
-        public var upstreamTimeouts = SMTPClientConnection.Timeouts()
-        public var tokenExpiryMargin: Duration = .seconds(600)
-        /// One HTTP request to a token endpoint, connect included.
-        public var tokenRequestTimeout: Duration = .seconds(30)
-        public var poolAcquireTimeout: Duration = .seconds(30)
-        public var upstreamIdleTimeout: Duration = .seconds(300)
-        /// Connections are retired this long before the token they authenticated with expires.
-        public var upstreamTokenExpirySafety: Duration = .seconds(60)
-        public var resilience = ResilienceSettings()
-        /// Where rotated refresh tokens are kept (`--state-dir`); nil keeps them in memory only.
-        public var stateDirectory: String?
-        public init() {}
-    }
-
+/// The proxy's composition root, and the one place its lifetime is managed: built from
+/// settings by `start` (the same graph for `serve`, `demo` and the end-to-end tests; `check`
+/// shares its upstream half, `ProxyUpstreams`), then run as a `Service`. `run` owns the SMTP
+/// listener, the config reloader, systemd's watchdog and the admin server in one service group,
+/// and shuts the token endpoints' HTTP client down and saves state when they have stopped.
+///
+/// Graceful shutdown (SIGTERM in the process's group) reaches the group's services in reverse
+/// order: the listener first, so sessions drain while readiness already says 503 and reloads
+/// and the watchdog go on; then the admin server, the watchdog, the reloader.
+public final class ProxyRuntime: Service, Sendable {
     public let server: RelayServer
-    public let tokens: TokenCache
-    private let httpClient: HTTPClient
+    public var tokens: TokenCache { upstreams.tokens }
+    /// Where the admin server listens, when there is one (port 0 picks a free one).
+    public var adminPort: Int? { admin?.port }
+    private let upstreams: ProxyUpstreams
+    private let admin: AdminServer?
+    private let companions: Companions
+    private let logger: Logger
 
-    private init(server: RelayServer, tokens: TokenCache, httpClient: HTTPClient) {
+    private init(server: RelayServer, upstreams: ProxyUpstreams, admin: AdminServer?, companions: Companions, logger: Logger) {
         self.server = server
-        self.tokens = tokens
-        self.httpClient = httpClient
+        self.upstreams = upstreams
+        self.admin = admin
+        self.companions = companions
+        self.logger = logger
     }
 
-    /// Reads CA files and binds the listener; throws `ConfigError`-like errors for unusable
-    /// TLS files and socket errors for a taken port.
-    public static func start(_ configuration: Configuration, directory: AccountDirectory,
+    /// Opens the state directory, reads CA files, binds the listener and the admin server.
+    /// Throws `ConfigError` for unusable files, socket errors for a taken SMTP port,
+    /// `AdminListenError` for a taken admin port; nothing is left open when it throws. Once it
+    /// returns, `run` must be called: it is what releases everything.
+    public static func start(_ configuration: Configuration, directory: AccountDirectory, companions: Companions = .init(),
                              group: any EventLoopGroup, logger: Logger) async throws -> ProxyRuntime {
-        let httpClient = makeTokenHTTPClient(configuration, group: group)
+        let stateFiles = try await StateFiles.open(configuration.stateDirectory, directory: directory, logger: logger)
+        let upstreams = ProxyUpstreams(configuration, refreshTokens: stateFiles?.refreshTokens, group: group, logger: logger)
+        if configuration.dryRun {
+            logger.notice("dry run: messages go to an in-process provider that accepts and drops them; no token is fetched")
+        }
         do {
-            var cacheConfiguration = TokenCache.Configuration()
-            cacheConfiguration.expiryMargin = configuration.tokenExpiryMargin
-            let resilience = configuration.resilience
-            let tokenBreakers = CircuitBreakerRegistry(configuration: resilience.tokenBreaker, clock: resilience.clock,
-                                                       onTransition: Self.logTransition(kind: "token endpoint", logger: logger))
-            let hostBreakers = CircuitBreakerRegistry(configuration: resilience.hostBreaker, clock: resilience.clock,
-                                                      onTransition: Self.logTransition(kind: "upstream host", logger: logger))
-            // Provider names label the refresh counter (three values, so the label stays bounded),
-            // looked up in the accounts as they are now, reloads included.
-            let current = NIOLockedValueBox<RelayAccounts?>(nil)
-            let stateFiles = try await Self.openStateDirectory(configuration.stateDirectory, directory: directory, logger: logger)
-            let refreshTokens = stateFiles?.refreshTokens
-            // One clock for token expiry, the pools' token safety margin and the breakers: the
-            // pools compare a connection's token expiry with their own now.
-            let tokens = TokenCache(
-                grant: RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: httpClient),
-                                         configuration: .init(requestTimeout: configuration.tokenRequestTimeout),
-                                         now: resilience.clock.now, breakers: tokenBreakers),
-                configuration: cacheConfiguration,
-                now: resilience.clock.now,
-                logger: logger,
-                onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) },
-                onRefresh: { key, outcome in
-                    let provider = current.withLockedValue { $0 }?.lookup(tokenKey: key)?.account.provider.rawValue ?? "unknown"
-                    switch outcome {
-                    case .success: ProxyMetrics.recordTokenRefresh(provider: provider, .ok)
-                    case .failure(.credentialsRejected): ProxyMetrics.recordTokenRefresh(provider: provider, .rejected)
-                    case .failure: ProxyMetrics.recordTokenRefresh(provider: provider, .failed)
-                    }
-                })
-            let connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,
-                                              heloName: configuration.heloName, hostBreakers: hostBreakers, logger: logger)
             // Reads CA and state files: off the event loop.
             let accounts = try await NIOThreadPool.singleton.runIfActive {
-                try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: connector,
-                                  resilience: resilience, refreshTokens: refreshTokens,
+                try RelayAccounts(directory: directory, tls: UpstreamTLSContexts(), connector: upstreams.connector,
+                                  resilience: configuration.resilience, refreshTokens: stateFiles?.refreshTokens,
                                   quotaCounters: stateFiles?.quotaCounters) { pool in
                     var pool = pool
                     pool.acquireTimeout = configuration.poolAcquireTimeout
@@ -98,59 +57,62 @@ public final class ProxyRuntime: Sendable {
                     return pool
                 }
             }
-            current.withLockedValue { $0 = accounts }
             let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group,
                                                     clock: configuration.resilience.clock, logger: logger)
-            return ProxyRuntime(server: server, tokens: tokens, httpClient: httpClient)
+            var admin: AdminServer?
+            if let endpoint = companions.admin {
+                do {
+                    admin = try await AdminServer.bind(host: endpoint.host, port: endpoint.port, group: group,
+                                                       status: RelayStatus(server: server), metrics: endpoint.metrics, logger: logger)
+                } catch {
+                    await server.close()
+                    await accounts.close()
+                    throw AdminListenError(host: endpoint.host, port: endpoint.port, underlying: error)
+                }
+            }
+            return ProxyRuntime(server: server, upstreams: upstreams, admin: admin, companions: companions, logger: logger)
         } catch {
-            try? await httpClient.shutdown()
+            await upstreams.shutdown()
             throw error
         }
     }
 
-    /// The client for token endpoints: each request bounded by the token timeout, no redirects
-    /// (a token endpoint that redirects is misconfigured, and following it could leak secrets).
-    static func makeTokenHTTPClient(_ configuration: Configuration, group: any EventLoopGroup) -> HTTPClient {
-        var httpConfiguration = HTTPClient.Configuration()
-        let requestTimeout = TimeAmount(configuration.tokenRequestTimeout)
-        httpConfiguration.timeout = .init(connect: min(requestTimeout, .seconds(10)), read: requestTimeout)
-        httpConfiguration.redirectConfiguration = .disallow
-        return HTTPClient(eventLoopGroupProvider: .shared(group), configuration: httpConfiguration)
-    }
-
-    /// Without a state directory, an account whose provider rotates refresh tokens loses the
-    /// rotated one at every restart and depends on the old one still being accepted.
-    static func openStateDirectory(_ path: String?, directory: AccountDirectory, logger: Logger) async throws -> StateFiles? {
-        guard let path else {
-            for account in directory.accounts where account.provider == .outlook && account.grant.type == .refreshToken {
-                logger.warning("no --state-dir: refresh tokens Microsoft rotates are kept in memory only and lost on restart",
-                               metadata: ["account_id": "\(account.accountID)"])
+    public func run() async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let notifier = companions.notifier
+        if let reload = companions.reload {
+            var hooks = ConfigReloadService.Hooks()
+            hooks.willReload = { notifier?.reloading() }
+            hooks.didReload = { outcome in
+                notifier?.ready()
+                if case .invalid = outcome { ProxyMetrics.recordConfigReload(.invalid) } else { ProxyMetrics.recordConfigReload(.ok) }
             }
-            return nil
+            services.append(.init(service: ConfigReloadService(sources: reload.sources, loaded: reload.loaded, runtime: self,
+                                                               configuration: reload.configuration, hooks: hooks, logger: logger)))
+        }
+        if let notifier, notifier.watchdogInterval != nil {
+            services.append(.init(service: SystemdWatchdogService(notifier: notifier)))
+        }
+        if let admin { services.append(.init(service: admin)) }
+        // Last, so it stops first.
+        services.append(.init(service: server))
+        if let notifier {
+            server.onShutdown { notifier.stopping() }
+            notifier.ready()
         }
         do {
-            let stateDirectory = try await NIOThreadPool.singleton.runIfActive { try StateDirectory(path: path) }
-            let onCorrupt: @Sendable (String, String) -> Void = { file, reason in
-                logger.warning("ignoring unreadable state file", metadata: ["file": "\(path)/\(file)", "reason": "\(reason)"])
-            }
-            return StateFiles(refreshTokens: RefreshTokenPersistence(directory: stateDirectory, logger: logger, onCorrupt: onCorrupt),
-                              quotaCounters: QuotaCounterPersistence(directory: stateDirectory, logger: logger, onCorrupt: onCorrupt))
-        } catch let error as StateError {
-            throw ConfigError(source: "--state-dir", message: error.description)
+            try await ServiceGroup(configuration: .init(services: services, logger: logger)).run()
+        } catch {
+            await release()
+            throw error
         }
+        await release()
     }
 
-    /// Breakers change state rarely; each change is worth one line.
-    private static func logTransition(kind: String, logger: Logger) -> @Sendable (CircuitBreaker.Transition) -> Void {
-        { transition in
-            var metadata: Logger.Metadata = ["breaker": "\(transition.breaker)", "from": "\(transition.from.rawValue)"]
-            if let coolDown = transition.coolDown { metadata["cool_down_s"] = "\(coolDown.components.seconds)" }
-            switch transition.to {
-            case .open: logger.error("\(kind) circuit breaker opened", metadata: metadata)
-            case .halfOpen: logger.notice("\(kind) circuit breaker half-open: probing", metadata: metadata)
-            case .closed: logger.notice("\(kind) circuit breaker closed", metadata: metadata)
-            }
-        }
+    /// After every service stopped: the day's counts saved, the HTTP client's connections closed.
+    private func release() async {
+        await persistState()
+        await upstreams.shutdown()
     }
 
     /// Applies a new set of accounts while serving: validated whole first (a bad CA file
@@ -166,11 +128,5 @@ public final class ProxyRuntime: Sendable {
     /// Writes what `--state-dir` keeps (daily counts) now; also done every 30 s and at shutdown.
     public func persistState() async {
         await server.accounts.persistCounters()
-    }
-
-    /// After the server's `run` returned.
-    public func shutdown() async {
-        await persistState()
-        try? await httpClient.shutdown()
     }
 }

@@ -78,9 +78,6 @@ public final class RelayAccounts: Sendable {
     private struct Snapshot: Sendable {
         var byEmail: [String: RelayAccount] = [:]
         var byID: [String: RelayAccount] = [:]
-        /// One of the accounts whose token lives under each cache key (a shared key's accounts
-        /// are all of one provider), for labelling token refreshes.
-        var byTokenKey: [String: RelayAccount] = [:]
     }
 
     private let snapshot = NIOLockedValueBox(Snapshot())
@@ -111,11 +108,6 @@ public final class RelayAccounts: Sendable {
 
     public func lookup(accountID: String) -> RelayAccount? {
         snapshot.withLockedValue { $0.byID[accountID] }
-    }
-
-    /// An account whose token is cached under `key`.
-    func lookup(tokenKey key: String) -> RelayAccount? {
-        snapshot.withLockedValue { $0.byTokenKey[key] }
     }
 
     public func lookup(email: String) -> RelayAccount? {
@@ -179,7 +171,6 @@ public final class RelayAccounts: Sendable {
             }
             next.byID[account.accountID] = relayAccount
             next.byEmail[account.email.lowercased()] = relayAccount
-            next.byTokenKey[relayAccount.tokenKey] = relayAccount
         }
         for (accountID, previous) in current.byID where next.byID[accountID] == nil {
             changes.removed.append(accountID)
@@ -205,8 +196,10 @@ public final class RelayAccounts: Sendable {
         let tokenKey = credentials.tokenCacheKey(accountKey: account.accountID)
         if credentialsChanged {
             // Equal credentials under a shared key (another mailbox of the same application)
-            // keep the token that is there.
-            connector.tokens.setCredentials(credentials.resolvingRefreshToken(of: account, with: refreshTokens), forKey: tokenKey)
+            // keep the token that is there. A shared key's accounts are all of one provider,
+            // which labels the key's refreshes.
+            connector.tokens.setCredentials(credentials.resolvingRefreshToken(of: account, with: refreshTokens), forKey: tokenKey,
+                                            label: account.provider.rawValue)
         }
         let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
                                      previous: previous.map { ($0.limiter, credentialsChanged) })

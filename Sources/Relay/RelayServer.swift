@@ -147,7 +147,7 @@ public final class RelayServer: Service, Sendable {
     public func run() async throws {
         for bound in listeners {
             var metadata: Logger.Metadata = [
-                "address": "\(ListenAddress.describe(bound.listener.localAddress))", "dry_run": "\(configuration.session.dryRun)",
+                "address": "\(ListenAddress.describe(bound.listener.localAddress))",
                 "tls": "\(bound.kind.rawValue)",
             ]
             if bound.kind != .implicitTLS {

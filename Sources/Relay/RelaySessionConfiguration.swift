@@ -6,8 +6,6 @@ public struct RelaySessionConfiguration: Sendable {
         configuration.greetingText = "ESMTP xoauth2-proxy ready"
         return configuration
     }()
-    /// Run the whole client session but contact no upstream.
-    public var dryRun = false
     /// A reused connection idle longer than this has its MAIL answered before anything else is
     /// pipelined behind it, so a connection the provider dropped quietly is replaced unseen.
     public var staleAfter: Duration = .seconds(10)

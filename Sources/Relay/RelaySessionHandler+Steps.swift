@@ -17,7 +17,7 @@ extension RelaySessionHandler {
             switch parsed {
             case .success(.mail), .success(.rcpt):
                 perform(transaction.command(parsed))
-            case .success(.data) where !configuration.dryRun && transaction.shouldPipelineData:
+            case .success(.data) where transaction.shouldPipelineData:
                 // DATA travels with MAIL and RCPT (RFC 2920 allows it last in a group); the
                 // verdicts so far are collected, and written with the answer to DATA.
                 send("DATA", awaiting: .dataStart, timeout: lease?.connection.client.configuration.timeouts.dataStart)
@@ -128,10 +128,6 @@ extension RelaySessionHandler {
             transaction.mailAnswered(failure.clientReply)
             return
         }
-        if configuration.dryRun {
-            transaction.mailAnswered(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))
-            return
-        }
         acquire(mail, attempt: 1)
     }
 
@@ -206,10 +202,6 @@ extension RelaySessionHandler {
                 return
             }
         }
-        if configuration.dryRun {
-            transaction.recipientAnswered(SMTPReply(250, "2.1.5", "Recipient OK (dry-run)"))
-            return
-        }
         guard lease != nil else {
             transaction.recipientAnswered(RelayFailure.upstreamLost.clientReply)
             return
@@ -242,7 +234,7 @@ extension RelaySessionHandler {
     // MARK: DATA and the body
 
     private func startData() {
-        switch transaction.dataRequested(dryRun: configuration.dryRun) {
+        switch transaction.dataRequested() {
         case .answered:
             return
         case .pipelined(let result):
@@ -281,7 +273,7 @@ extension RelaySessionHandler {
     }
 
     private func finishBody(_ summary: SMTPDataScanner.Summary) {
-        switch transaction.endOfData(summary, dryRun: configuration.dryRun) {
+        switch transaction.endOfData(summary) {
         case nil:
             return
         case .answered(let reply, let action)?:

@@ -93,7 +93,7 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
         return closeLease()
     }
 
-    /// MAIL answered without the upstream (a limit, no connection, dry-run).
+    /// MAIL answered without the upstream (a limit, no connection).
     mutating func mailAnswered(_ reply: SMTPReply) {
         entries.append(.ready(server.mailResult(reply)))
     }
@@ -248,7 +248,7 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
     // MARK: DATA and the body
 
     enum DataStep: Sendable {
-        /// Answered here (dry-run, or no upstream any more); nothing to send.
+        /// Answered here (no upstream any more); nothing to send.
         case answered
         /// DATA went up with MAIL and RCPT: this is its reply, for `dataReplied`.
         case pipelined(Result<SMTPReply, any Error>)
@@ -257,12 +257,7 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
     }
 
     /// The client's DATA, which the protocol state allowed.
-    mutating func dataRequested(dryRun: Bool) -> DataStep {
-        if dryRun {
-            body = Body()
-            reply(server.dataStartResult(SMTPReply(code: 354, lines: ["Start mail input; end with <CRLF>.<CRLF>"])))
-            return .answered
-        }
+    mutating func dataRequested() -> DataStep {
         guard lease != nil else {
             server.abortTransaction(with: RelayFailure.upstreamLost.clientReply)
             reply(RelayFailure.upstreamLost.clientReply)
@@ -349,14 +344,13 @@ struct RelayTransaction<Lease: Sendable>: Sendable {
     }
 
     /// The client's end of data. Returns nil outside a body.
-    mutating func endOfData(_ summary: SMTPDataScanner.Summary, dryRun: Bool) -> EndStep? {
+    mutating func endOfData(_ summary: SMTPDataScanner.Summary) -> EndStep? {
         guard let current = body else { return nil }
         if let failure = current.failure { return .answered(failure, nil) }
         if summary.sawLongLine {
             return .answered(SMTPReply(500, "5.5.2", "Message has a line longer than 998 characters; not sent"), closeLease())
         }
         if summary.sawBareLineEnding { return .answered(Self.bareLineEnding, closeLease()) }
-        if dryRun { return .answered(SMTPReply(250, "2.0.0", "dry-run: not relayed"), nil) }
         if lease == nil { return .answered(RelayFailure.upstreamLost.clientReply, nil) }
         return .sendTerminator
     }

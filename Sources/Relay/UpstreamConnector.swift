@@ -35,15 +35,20 @@ public struct UpstreamConnector: Sendable {
     public let logger: Logger
     /// One per upstream host:port.
     public let hostBreakers: CircuitBreakerRegistry
+    /// `--dry-run`: every connection goes to an in-process provider that accepts and drops.
+    let dryRun: DryRunUpstream?
 
+    /// `dryRun`: open in-process dry-run upstreams instead, their lifetime measured by `now`.
     public init(group: any EventLoopGroup, tokens: TokenCache, timeouts: SMTPClientConnection.Timeouts = .init(), heloName: String,
-                hostBreakers: CircuitBreakerRegistry, logger: Logger) {
+                hostBreakers: CircuitBreakerRegistry, logger: Logger,
+                dryRun: Bool = false, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.group = group
         self.tokens = tokens
         self.timeouts = timeouts
         self.heloName = heloName
         self.hostBreakers = hostBreakers
         self.logger = logger
+        self.dryRun = dryRun ? DryRunUpstream(now: now) : nil
     }
 
     /// `on`: the event loop to connect on (the session's); any of the group's when nil.
@@ -51,6 +56,13 @@ public struct UpstreamConnector: Sendable {
     /// application); the account ID when nil.
     func open(account: Account, endpoint: UpstreamEndpoint, limiter: AccountLimiter, tokenKey: String? = nil,
               on loop: (any EventLoop)? = nil) async throws(RelayFailure) -> UpstreamConnection {
+        if let dryRun {
+            do {
+                return try await dryRun.open(on: loop ?? group.next(), heloName: heloName, timeouts: timeouts)
+            } catch {
+                throw .upstreamUnreachable("dry-run upstream: \(error)")
+            }
+        }
         var logger = logger
         logger[metadataKey: "account_id"] = "\(account.accountID)"
         logger[metadataKey: "upstream"] = "\(endpoint.host):\(endpoint.port)"

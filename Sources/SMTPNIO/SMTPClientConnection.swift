@@ -75,12 +75,7 @@ public final class SMTPClientConnection: Sendable {
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        if case .implicit(let sslContext) = tls {
-                            try channel.pipeline.syncOperations.addHandler(
-                                makeTLSHandler(context: sslContext, serverHostname: hostname))
-                        }
-                        try channel.pipeline.syncOperations.addHandler(
-                            SMTPClientHandler(greetingPromise: greeting, greetingTimeout: timeouts.greeting))
+                        try installHandlers(on: channel, tls: tls, serverHostname: hostname, greeting: greeting, timeouts: timeouts)
                     }
                 }
                 .connect(host: configuration.host, port: configuration.port)
@@ -96,6 +91,43 @@ public final class SMTPClientConnection: Sendable {
             try? await channel.close()
             throw error
         }
+    }
+
+    /// Runs the same session over a stream socket that is already connected, such as one end
+    /// of a socketpair whose other end is an in-process peer. No TCP options: it may not be TCP.
+    public static func connect(connectedSocket: NIOBSDSocket.Handle, configuration: Configuration,
+                               on eventLoop: any EventLoop) async throws -> SMTPClientConnection {
+        let greeting = eventLoop.makePromise(of: SMTPReply.self)
+        let (timeouts, tls, hostname) = (configuration.timeouts, configuration.tls, configuration.serverHostname)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try installHandlers(on: channel, tls: tls, serverHostname: hostname, greeting: greeting, timeouts: timeouts)
+                    }
+                }
+                .withConnectedSocket(connectedSocket)
+                .get()
+        } catch {
+            greeting.fail(error)
+            throw error
+        }
+        do {
+            return try await handshake(channel: channel, greeting: greeting.futureResult, configuration: configuration)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+    }
+
+    /// Implicit TLS first, then the codec, whose greeting promise is queued before any byte is read.
+    private static func installHandlers(on channel: any Channel, tls: TLSMode, serverHostname: String?,
+                                        greeting: EventLoopPromise<SMTPReply>, timeouts: Timeouts) throws {
+        if case .implicit(let sslContext) = tls {
+            try channel.pipeline.syncOperations.addHandler(makeTLSHandler(context: sslContext, serverHostname: serverHostname))
+        }
+        try channel.pipeline.syncOperations.addHandler(SMTPClientHandler(greetingPromise: greeting, greetingTimeout: timeouts.greeting))
     }
 
     /// A message body is encrypted in one go, and NIOSSL keeps its largest ciphertext buffer

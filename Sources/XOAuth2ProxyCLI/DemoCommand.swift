@@ -54,8 +54,8 @@ struct DemoCommand: AsyncParsableCommand {
         let runtime = try await startRuntime(settings, directory: setup.directory, logger: logger)
         printInstructions(proxyPort: runtime.server.port, sandbox: sandbox, setup: setup)
         let tokenRequests = DemoTokenRequestLog(issuer: sandbox.issuer, logger: logger)
-        try await ServiceRunner.run([sandbox, tokenRequests, runtime.server], logger: logger)
-        await runtime.shutdown()
+        // The proxy last: it stops first, and its sessions drain while the sandbox still answers.
+        try await ServiceRunner.run([sandbox, tokenRequests, runtime], logger: logger)
     }
 
     private func printInstructions(proxyPort: Int, sandbox: SandboxProvider, setup: DemoAccountSetup) {

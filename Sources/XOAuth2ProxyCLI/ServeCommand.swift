@@ -6,7 +6,6 @@ import NIOCore
 import NIOPosix
 import Ops
 import Relay
-import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,7 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "SMTP port to listen on.")
     var port = 2525
 
-    @Flag(help: "Run client sessions fully but contact no provider; DATA is answered 250 and dropped.")
+    @Flag(help: "Relay to an in-process provider that accepts and drops every message: no token is fetched, no provider contacted.")
     var dryRun = false
 
     @Option(help: "Largest message accepted, in octets (advertised as SIZE).")
@@ -81,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         settings.server.maxConnections = maxConnections
         settings.server.shutdownGrace = .seconds(shutdownGrace)
         settings.stateDirectory = stateDir
-        settings.server.session.dryRun = dryRun
+        settings.dryRun = dryRun
         settings.server.session.stateMachine.maxMessageSize = maxMessageSize
         settings.server.session.stateMachine.hostname = hostname
         settings.heloName = hostname
@@ -97,47 +96,25 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = MetricsSetup.bootstrap()
         ProxyMetrics.registerTokenRefreshSeries(providers: Provider.allCases.map(\.rawValue))
         if metricsPerAccount { ProxyMetrics.enablePerAccountSeries() }
-        let runtime = try await startRuntime(settings, directory: loaded.directory, logger: logger)
-        var services: [any Service] = []
-        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
-        var hooks = ConfigReloadService.Hooks()
-        hooks.willReload = { notifier?.reloading() }
-        hooks.didReload = { outcome in
-            notifier?.ready()
-            if case .invalid = outcome { ProxyMetrics.recordConfigReload(.invalid) } else { ProxyMetrics.recordConfigReload(.ok) }
-        }
-        let reloader = ConfigReloadService(sources: accountSources, loaded: loaded, runtime: runtime, hooks: hooks, logger: logger)
-        if let notifier {
-            runtime.server.onShutdown { notifier.stopping() }
-            notifier.ready()
-        }
-        let watchdog = notifier.map { notifier in Task { await runWatchdog(notifier: notifier) } }
-        services.append(reloader)
-        if adminPort != 0 {
-            do {
-                let admin = try await AdminServer.bind(host: adminHost, port: adminPort, group: MultiThreadedEventLoopGroup.singleton,
-                                                       status: RelayStatus(runtime: runtime), metrics: metrics, logger: logger)
-                services.append(admin)
-            } catch {
-                await runtime.server.close()
-                await runtime.shutdown()
-                throw StartupFailure.runtime("cannot listen on \(adminHost):\(adminPort) (admin): \(error)")
-            }
-        }
-        // The SMTP listener last: it stops first and drains while readiness already says 503.
-        services.append(runtime.server)
-        try await ServiceRunner.run(services, shutdownGrace: settings.server.shutdownGrace, logger: logger)
-        watchdog?.cancel()
-        await runtime.shutdown()
+        var companions = ProxyRuntime.Companions()
+        companions.reload = .init(sources: accountSources, loaded: loaded)
+        companions.notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        if adminPort != 0 { companions.admin = .init(host: adminHost, port: adminPort, metrics: metrics) }
+        let runtime = try await startRuntime(settings, directory: loaded.directory, companions: companions, logger: logger)
+        try await ServiceRunner.run([runtime], shutdownGrace: settings.server.shutdownGrace, logger: logger)
     }
 }
 
 /// Starts the runtime, sorting failures into "fix your config" (2) and "the machine said no" (1).
-func startRuntime(_ settings: ProxyRuntime.Configuration, directory: AccountDirectory, logger: Logger) async throws -> ProxyRuntime {
+func startRuntime(_ settings: ProxyRuntime.Configuration, directory: AccountDirectory, companions: ProxyRuntime.Companions = .init(),
+                  logger: Logger) async throws -> ProxyRuntime {
     do {
-        return try await ProxyRuntime.start(settings, directory: directory, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        return try await ProxyRuntime.start(settings, directory: directory, companions: companions,
+                                            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     } catch let error as ConfigError {
         throw StartupFailure.configuration(error.description)
+    } catch let error as ProxyRuntime.AdminListenError {
+        throw StartupFailure.runtime(error.description)
     } catch let error as IOError {
         throw StartupFailure.runtime("cannot listen on \(settings.server.host):\(settings.server.port): \(error)")
     } catch {

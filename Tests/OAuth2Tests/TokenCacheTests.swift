@@ -23,6 +23,25 @@ import Testing
         }
     }
 
+    @Test func refreshesAreReportedWithTheLabelTheKeyWasRegisteredWith() async throws {
+        let transport = ScriptedTransport([.token("at-1"), .token("at-2")], fallback: .token("fallback-token"))
+        let clock = ManualClock()
+        let reported = NIOLockedValueBox<[String]>([])
+        let cache = TokenCache(grant: instantGrant(transport, clock: clock), now: clock.clock.now, logger: LogCapture().logger(),
+                               onRefresh: { key, label, outcome in
+                                   let result = (try? outcome.get()) == nil ? "failed" : "ok"
+                                   reported.withLockedValue { $0.append("\(key):\(label ?? "-"):\(result)") }
+                               })
+        cache.setCredentials(sampleCredentials, forKey: "acct", label: "gmail")
+        cache.setCredentials(sampleCredentials, forKey: "other")
+        _ = try await cache.accessToken(forKey: "acct")
+        _ = try await cache.accessToken(forKey: "other")
+        // The same credentials registered again keep the token and take the new label.
+        cache.setCredentials(sampleCredentials, forKey: "acct", label: "outlook")
+        _ = try await cache.accessToken(forKey: "acct", forceRefresh: true)
+        #expect(reported.withLockedValue { $0 } == ["acct:gmail:ok", "other:-:ok", "acct:outlook:ok"])
+    }
+
     @Test func cacheHitMakesNoHTTPCall() async throws {
         let f = Fixture([.token("at-1")])
         let first = try await f.cache.accessToken(forKey: "acct")

@@ -136,15 +136,29 @@ struct RelayEndToEndTests {
 
     @Test func dryRunContactsNothing() async throws {
         try await withRelayHarness(configure: { settings in
-            settings.server.session.dryRun = true
+            settings.dryRun = true
         }) { harness in
             let client = try await harness.client()
             let replies = try await client.send(to: ["a@example.net", "b@example.net"], message: "Subject: dry\r\n\r\nx\r\n")
             #expect(replies.map(\.code) == [250, 250, 250, 354, 250])
             #expect(replies.last?.lines.first == "2.0.0 dry-run: not relayed")
+            // The session runs as in production against the fake upstream: the pool lent a
+            // connection and took it back, and the next message is carried on it.
+            let pool = try #require(harness.runtime.server.accounts.lookup(email: harness.accounts[0].email)?.pool)
+            #expect(await eventually { pool.counts.idle == 1 && pool.counts.busy == 0 })
+            #expect(try await client.send(to: ["c@example.net"], message: "Subject: again\r\n\r\ny\r\n").last?.lines.first
+                    == "2.0.0 dry-run: not relayed")
+            #expect(await eventually { pool.counts.idle == 1 && pool.counts.busy == 0 })
+            // What the proxy itself refuses is refused in a dry run too.
+            let bare = try await client.send(to: ["a@example.net"], message: "Subject: bare\nx\r\n")
+            #expect(bare.last?.code == 550)
+            #expect(try await client.command("RSET").code == 250)
+            #expect(try await client.command("NOOP").code == 250)
             await client.quit()
             #expect(harness.sandbox.store.acceptedCount == 0)
+            #expect(harness.sandbox.sessionsAccepted == 0)
             #expect(harness.sandbox.issuer.issuedTokenCount() == 0)
+            #expect(harness.sandbox.tokenEndpoint.acceptedConnectionCount() == 0)
         }
     }
 

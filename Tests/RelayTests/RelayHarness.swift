@@ -7,6 +7,7 @@ import NIOPosix
 import Relay
 import Sandbox
 import SMTPCore
+import ServiceLifecycle
 import SMTPNIO
 import TestSupport
 
@@ -21,12 +22,13 @@ func withRelayHarness<T>(accounts count: Int = 1,
                          smtpPort: Int? = nil,
                          upstreamTLS: SMTPTLSMode = .starttls,
                          messagesInMemory: Int = 10_000,
+                         companions: ProxyRuntime.Companions = .init(),
                          _ body: (RelayHarness) async throws -> T) async throws -> T {
     try await withTeardown(
         setUp: {
             try await RelayHarness.start(accounts: count, tokenLifetime: tokenLifetime, configure: configure,
                                          maxConnections: maxConnections, limits: limits, smtpPort: smtpPort,
-                                         upstreamTLS: upstreamTLS, messagesInMemory: messagesInMemory)
+                                         upstreamTLS: upstreamTLS, messagesInMemory: messagesInMemory, companions: companions)
         },
         tearDown: { await $0.stop() },
         body)
@@ -47,7 +49,8 @@ final class RelayHarness: Sendable {
     let directory: AccountDirectory
     let settings: ProxyRuntime.Configuration
     let workDirectory: String
-    private let tasks: [Task<Void, any Error>]
+    private let sandboxTask: Task<Void, any Error>
+    private let running: RunningRuntime
     /// Every client handed out, closed at `stop` so that a test that failed half-way cannot
     /// keep a session (and with it `run`) alive.
     private let clients = NIOLockedValueBox<[TestSMTPClient]>([])
@@ -61,14 +64,15 @@ final class RelayHarness: Sendable {
     var group: any EventLoopGroup { MultiThreadedEventLoopGroup.singleton }
 
     private init(sandbox: SandboxProvider, runtime: ProxyRuntime, accounts: [TestAccount], directory: AccountDirectory,
-                 settings: ProxyRuntime.Configuration, workDirectory: String, tasks: [Task<Void, any Error>]) {
+                 settings: ProxyRuntime.Configuration, workDirectory: String, sandboxTask: Task<Void, any Error>, running: RunningRuntime) {
         self.directory = directory
         self.settings = settings
         self.sandbox = sandbox
         self.runtime = runtime
         self.accounts = accounts
         self.workDirectory = workDirectory
-        self.tasks = tasks
+        self.sandboxTask = sandboxTask
+        self.running = running
     }
 
     /// `upstreamTLS: .none` for tests about something else than the upstream's TLS that open many
@@ -77,7 +81,7 @@ final class RelayHarness: Sendable {
     fileprivate static func start(accounts count: Int, tokenLifetime: Duration,
                                   configure: (inout ProxyRuntime.Configuration) -> Void, maxConnections: Int,
                                   limits: AccountLimits?, smtpPort: Int?, upstreamTLS: SMTPTLSMode,
-                                  messagesInMemory: Int) async throws -> RelayHarness {
+                                  messagesInMemory: Int, companions: ProxyRuntime.Companions) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -91,7 +95,7 @@ final class RelayHarness: Sendable {
         do {
             return try await start(sandbox: sandbox, sandboxTask: sandboxTask, workDirectory: workDirectory, accounts: count,
                                    configure: configure, maxConnections: maxConnections, limits: limits, smtpPort: smtpPort,
-                                   upstreamTLS: upstreamTLS, logger: logger)
+                                   upstreamTLS: upstreamTLS, companions: companions, logger: logger)
         } catch {
             await sandbox.close()
             _ = await sandboxTask.result
@@ -103,7 +107,7 @@ final class RelayHarness: Sendable {
     private static func start(sandbox: SandboxProvider, sandboxTask: Task<Void, any Error>, workDirectory: String,
                               accounts count: Int, configure: (inout ProxyRuntime.Configuration) -> Void,
                               maxConnections: Int, limits: AccountLimits?, smtpPort: Int?, upstreamTLS: SMTPTLSMode,
-                              logger: Logger) async throws -> RelayHarness {
+                              companions: ProxyRuntime.Companions, logger: Logger) async throws -> RelayHarness {
         let group = MultiThreadedEventLoopGroup.singleton
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let caFile = try sandbox.writeCertificate(toDirectory: workDirectory)
@@ -127,21 +131,22 @@ final class RelayHarness: Sendable {
         settings.poolAcquireTimeout = .seconds(10)
         configure(&settings)
         let directory = try AccountDirectory(accounts: accounts)
-        let runtime = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
-        let tasks = [
-            sandboxTask,
-            Task { try await runtime.server.run() },
-        ]
+        let runtime = try await ProxyRuntime.start(settings, directory: directory, companions: companions, group: group, logger: logger)
         return RelayHarness(sandbox: sandbox, runtime: runtime, accounts: testAccounts, directory: directory, settings: settings,
-                            workDirectory: workDirectory, tasks: tasks)
+                            workDirectory: workDirectory, sandboxTask: sandboxTask, running: RunningRuntime(runtime, logger: logger))
+    }
+
+    /// SIGTERM's path: the runtime's service group begins its graceful shutdown.
+    func beginShutdown() async {
+        await running.beginShutdown()
     }
 
     fileprivate func stop() async {
         for client in clients.withLockedValue({ $0 }) { client.connection.close() }
-        await runtime.server.close()
+        await running.beginShutdown()
         await sandbox.close()
-        for task in tasks { _ = await task.result }
-        await runtime.shutdown()
+        await running.stopped()
+        _ = await sandboxTask.result
         try? FileManager.default.removeItem(atPath: workDirectory)
     }
 
@@ -152,15 +157,14 @@ final class RelayHarness: Sendable {
         var settings = settings
         settings.server.port = 0
         let restarted = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
-        let serving = Task { try await restarted.server.run() }
+        let running = RunningRuntime(restarted, logger: logger)
         let opened = NIOLockedValueBox<TestSMTPClient?>(nil)
         return try await withTeardown(
             setUp: { restarted },
             tearDown: { restarted in
                 opened.withLockedValue { $0 }?.connection.close()
-                await restarted.server.close()
-                _ = await serving.result
-                await restarted.shutdown()
+                await running.beginShutdown()
+                await running.stopped()
             }
         ) { restarted in
             let client = try await self.client(port: restarted.server.port)
@@ -237,5 +241,26 @@ struct TestSMTPClient: Sendable {
 
     func quit() async {
         await connection.quit()
+    }
+}
+
+/// A runtime run as `serve` runs it, in a service group; stopping it is SIGTERM's path
+/// (graceful shutdown: the listener stops, sessions drain, then everything is released).
+struct RunningRuntime: Sendable {
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    init(_ runtime: ProxyRuntime, logger: Logger) {
+        let group = ServiceGroup(configuration: .init(services: [runtime], logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
+    }
+
+    func beginShutdown() async {
+        await group.triggerGracefulShutdown()
+    }
+
+    func stopped() async {
+        _ = await task.result
     }
 }

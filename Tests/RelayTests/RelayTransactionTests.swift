@@ -73,7 +73,7 @@ struct RelayTransactionTests {
         #expect(transaction.recipientCount == 2)
 
         guard case .startData = transaction.command(.success(.data)),
-              case .pipelined(let reply) = transaction.dataRequested(dryRun: false) else {
+              case .pipelined(let reply) = transaction.dataRequested() else {
             Issue.record("DATA did not use the pipelined reply")
             return
         }
@@ -86,7 +86,7 @@ struct RelayTransactionTests {
             Issue.record("the body was not forwarded")
             return
         }
-        guard case .sendTerminator? = transaction.endOfData(.init(size: 100, sawLongLine: false, sawBareLineEnding: false), dryRun: false) else {
+        guard case .sendTerminator? = transaction.endOfData(.init(size: 100, sawLongLine: false, sawBareLineEnding: false)) else {
             Issue.record("the terminator was not sent")
             return
         }
@@ -213,7 +213,7 @@ struct RelayTransactionTests {
         _ = transaction.upstreamReplied(.success(Self.ok))
         _ = transaction.settle()
         _ = transaction.command(.success(.data))
-        guard case .send = transaction.dataRequested(dryRun: false) else {
+        guard case .send = transaction.dataRequested() else {
             Issue.record("DATA was not sent")
             return transaction
         }
@@ -244,7 +244,7 @@ struct RelayTransactionTests {
         }
         #expect(Self.closed(action) == 7)
         guard case (.drop, nil) = transaction.bodyChunk(size: 60, maxSize: 100),
-              case .answered(let reply, nil)? = transaction.endOfData(.init(size: 180, sawLongLine: false, sawBareLineEnding: false), dryRun: false) else {
+              case .answered(let reply, nil)? = transaction.endOfData(.init(size: 180, sawLongLine: false, sawBareLineEnding: false)) else {
             Issue.record("the rest of the body was not dropped")
             return
         }
@@ -256,7 +256,7 @@ struct RelayTransactionTests {
         var transaction = Self.inBody()
         #expect(Self.closed(transaction.bodyChunkRefused(size: 5)) == 7)
         guard case (.drop, nil) = transaction.bodyChunk(size: 5, maxSize: 100),
-              case .answered(let reply, nil)? = transaction.endOfData(.init(size: 10, sawLongLine: false, sawBareLineEnding: true), dryRun: false) else {
+              case .answered(let reply, nil)? = transaction.endOfData(.init(size: 10, sawLongLine: false, sawBareLineEnding: true)) else {
             Issue.record("a chunk after the bare line ending was forwarded")
             return
         }
@@ -266,7 +266,7 @@ struct RelayTransactionTests {
     @Test(arguments: [(true, false, "5.5.2"), (false, true, "5.6.0")])
     func aLongLineOrBareLineEndingSeenAtTheEndClosesTheConnection(longLine: Bool, bare: Bool, status: String) {
         var transaction = Self.inBody()
-        guard case .answered(let reply, let action)? = transaction.endOfData(.init(size: 10, sawLongLine: longLine, sawBareLineEnding: bare), dryRun: false) else {
+        guard case .answered(let reply, let action)? = transaction.endOfData(.init(size: 10, sawLongLine: longLine, sawBareLineEnding: bare)) else {
             Issue.record("the terminator was sent")
             return
         }
@@ -275,11 +275,11 @@ struct RelayTransactionTests {
 
     @Test func aTerminatorReplyThatEndsTheUpstreamClosesIt() {
         var transaction = Self.inBody()
-        _ = transaction.endOfData(.init(size: 0, sawLongLine: false, sawBareLineEnding: false), dryRun: false)
+        _ = transaction.endOfData(.init(size: 0, sawLongLine: false, sawBareLineEnding: false))
         let end = transaction.terminatorReplied(.success(SMTPReply(421, "4.4.2", "Closing")))
         #expect(Self.closed(end.action) == 7 && end.reply.code == 451)
         var lost = Self.inBody()
-        _ = lost.endOfData(.init(size: 0, sawLongLine: false, sawBareLineEnding: false), dryRun: false)
+        _ = lost.endOfData(.init(size: 0, sawLongLine: false, sawBareLineEnding: false))
         let failed = lost.terminatorReplied(.failure(Lost()))
         #expect(Self.closed(failed.action) == 7 && failed.reply.enhancedStatus == "4.4.2")
     }
@@ -290,7 +290,7 @@ struct RelayTransactionTests {
         _ = transaction.upstreamReplied(.success(Self.ok))
         _ = transaction.settle()
         _ = transaction.command(.success(.data))
-        _ = transaction.dataRequested(dryRun: false)
+        _ = transaction.dataRequested()
         let (_, action) = transaction.dataReplied(.success(SMTPReply(451, "4.3.0", "Try later")))
         #expect(Self.isNil(action) && transaction.body == nil && transaction.isInTransaction)
         #expect(transaction.takeReadyReplies().map(\.code) == [250, 250, 451])
@@ -302,27 +302,11 @@ struct RelayTransactionTests {
         _ = transaction.upstreamReplied(.success(Self.ok))
         _ = transaction.closeLease()
         _ = transaction.command(.success(.data))
-        guard case .answered = transaction.dataRequested(dryRun: false) else {
+        guard case .answered = transaction.dataRequested() else {
             Issue.record("DATA was sent without an upstream")
             return
         }
         #expect(transaction.takeReadyReplies().last?.enhancedStatus == "4.4.2")
-    }
-
-    @Test func dryRunOpensTheBodyWithoutAnUpstream() {
-        var transaction = Self.loggedIn()
-        _ = transaction.command(.success(.mail(from: "a@example.com", parameters: [])))
-        transaction.mailAnswered(SMTPReply(250, "2.1.0", "Sender OK (dry-run)"))
-        _ = transaction.command(.success(.rcpt(to: "b@example.com", parameters: [])))
-        transaction.recipientAnswered(SMTPReply(250, "2.1.5", "Recipient OK (dry-run)"))
-        _ = transaction.command(.success(.data))
-        guard case .answered = transaction.dataRequested(dryRun: true),
-              case .answered(let reply, nil)? = transaction.endOfData(.init(size: 0, sawLongLine: false, sawBareLineEnding: false), dryRun: true) else {
-            Issue.record("dry-run reached for an upstream")
-            return
-        }
-        #expect(reply.code == 250)
-        #expect(Self.codes(transaction.takeReadyReplies()) == [250, 250, 354])
     }
 
     @Test func theRelaysGreetingNamesTheProduct() {

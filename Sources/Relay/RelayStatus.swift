@@ -1,16 +1,15 @@
 import Ops
-import Relay
 
 /// What the admin server reports about the running relay.
 struct RelayStatus: AdminStatusSource {
-    let runtime: ProxyRuntime
+    let server: RelayServer
 
     /// Ready when the listener is bound (it is, once the runtime exists), not draining, and at
     /// least one account can send.
     func readiness() -> Readiness {
         var reasons: [String] = []
-        if runtime.server.isDraining { reasons.append("shutting down") }
-        let statuses = runtime.server.accounts.statuses()
+        if server.isDraining { reasons.append("shutting down") }
+        let statuses = server.accounts.statuses()
         if statuses.isEmpty {
             reasons.append("no accounts configured")
         } else if !statuses.contains(where: { $0.state != .credentialsFailed }) {
@@ -21,7 +20,7 @@ struct RelayStatus: AdminStatusSource {
 
     func accountsJSON() -> [UInt8] {
         var out = "{\"accounts\":["
-        for (index, status) in runtime.server.accounts.statuses().enumerated() {
+        for (index, status) in server.accounts.statuses().enumerated() {
             if index > 0 { out += "," }
             out += "{\"account_id\":"
             JSONText.appendString(status.accountID, to: &out)
@@ -41,7 +40,7 @@ struct RelayStatus: AdminStatusSource {
     }
 
     func refreshGauges() {
-        let statuses = runtime.server.accounts.statuses()
+        let statuses = server.accounts.statuses()
         ProxyMetrics.setUpstreamConnections(idle: statuses.reduce(0) { $0 + $1.idleConnections },
                                             busy: statuses.reduce(0) { $0 + $1.busyConnections },
                                             max: statuses.reduce(0) { $0 + $1.maxConnections })
