@@ -50,6 +50,8 @@ final class RelaySessionHandler: ChannelDuplexHandler {
     /// A step is waiting (for the upstream, a slot, a connection); frames wait behind it.
     private(set) var busy = false
     private var readPending = false
+    /// Replies written and not flushed yet.
+    private var unflushed = false
     private(set) var closed = false
     private var ended = false
     private(set) var context: ChannelHandlerContext?
@@ -136,6 +138,9 @@ final class RelaySessionHandler: ChannelDuplexHandler {
     /// Handles queued frames until one has to wait, then, once the queue is empty, answers the
     /// client with everything owed in one write.
     func process() {
+        // Replies written by the steps go out in one flush, when the group is handled or has
+        // to wait.
+        defer { flushIfNeeded() }
         while !busy, !closed, let frame = frames.popFirst() {
             let endOfDataFollows = { if case .endOfData? = frames.first { true } else { false } }()
             handle(frame, endOfDataFollows: endOfDataFollows)
@@ -209,10 +214,11 @@ final class RelaySessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The verdicts so far, then what is owed written, then `next`.
+    /// The verdicts so far, then what is owed written (flushed with the rest of the group),
+    /// then `next`.
     func flushThen(_ next: @escaping (RelaySessionHandler) -> Void) {
         resolvePending { handler in
-            handler.writeReadyReplies()
+            handler.writeReadyReplies(flush: false)
             next(handler)
         }
     }
@@ -238,11 +244,18 @@ final class RelaySessionHandler: ChannelDuplexHandler {
         if !transaction.isInTransaction { endAdmission(accepted: false) }
     }
 
-    func writeReadyReplies() {
+    func writeReadyReplies(flush: Bool = true) {
         guard let context else { return }
-        let replies = transaction.takeReadyReplies()
-        guard !replies.isEmpty else { return }
-        for reply in replies { context.write(wrapOutboundOut(reply), promise: nil) }
+        for reply in transaction.takeReadyReplies() {
+            context.write(wrapOutboundOut(reply), promise: nil)
+            unflushed = true
+        }
+        if flush { flushIfNeeded() }
+    }
+
+    private func flushIfNeeded() {
+        guard unflushed, let context else { return }
+        unflushed = false
         context.flush()
     }
 
