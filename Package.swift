@@ -56,6 +56,7 @@ let package = Package(
         // State shared by every replica of a fleet on PostgreSQL (--state-url): quota leases.
         .target(name: "FleetState", dependencies: [
             .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOSSL
 import PostgresNIO
 
@@ -28,28 +29,45 @@ public struct FleetDatabaseConfiguration: Sendable {
 
     var clientConfiguration: PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: tls)
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+            tls: tlsConfiguration.map { .require($0) } ?? .disable)
         configuration.options.connectTimeout = connectTimeout
         configuration.options.maximumConnections = max(1, maximumConnections)
-        configuration.options.additionalStartupParameters = [
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+
+    /// For a connection of its own, outside the pool. Creating the TLS context reads the trust
+    /// roots: not for an event loop.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+            tls: try tlsConfiguration.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable)
+        configuration.options.connectTimeout = .milliseconds(Self.milliseconds(connectTimeout))
+        configuration.options.additionalStartupParameters = startupParameters
+        return configuration
+    }
+
+    private var startupParameters: [(String, String)] {
+        [
             ("application_name", "xoauth2-proxy"),
             ("statement_timeout", "\(Self.milliseconds(statementTimeout))"),
             ("lock_timeout", "\(Self.milliseconds(statementTimeout))"),
             ("idle_in_transaction_session_timeout", "\(Self.milliseconds(migrationTimeout) * 2)"),
         ]
-        return configuration
     }
 
-    private var tls: PostgresClient.Configuration.TLS {
+    /// Nil for sslmode=disable.
+    private var tlsConfiguration: TLSConfiguration? {
         switch url.sslMode {
         case .disable:
-            return .disable
+            return nil
         case .require:
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .none
-            return .require(tls)
+            return tls
         case .verifyFull:
-            return .require(.makeClientConfiguration())
+            return .makeClientConfiguration()
         }
     }
 

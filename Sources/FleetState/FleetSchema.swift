@@ -66,8 +66,8 @@ public enum FleetSchema {
         let timeout = database.configuration.migrationTimeout
         let milliseconds = FleetDatabaseConfiguration.milliseconds(timeout)
         let logger = database.logger
-        let migration = try await database.call("schema migration", timeout: timeout) { client in
-            try await client.withTransaction(logger: logger) { connection -> Result<Migration, FleetStateError> in
+        let migration = try await database.callOnOwnConnection("schema migration", timeout: timeout) { connection, logger in
+            try await connection.withTransaction(logger: logger) { connection -> Result<Migration, FleetStateError> in
                 // Waiting for another replica's migration is part of this one.
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(milliseconds)"), logger: logger)
                 try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"), logger: logger)
@@ -105,8 +105,7 @@ public enum FleetSchema {
 
     /// The recorded version, 0 for a database no replica has migrated yet. Changes nothing.
     public static func recordedVersion(_ database: FleetDatabase, timeout: Duration? = nil) async throws(FleetStateError) -> Int {
-        let logger = database.logger
-        return try await database.call("schema version", timeout: timeout) { client in
+        return try await database.callOnOwnConnection("schema version", timeout: timeout ?? database.configuration.operationTimeout) { client, logger in
             let exists = try await client.query("SELECT to_regclass('fleet_schema_version') IS NOT NULL", logger: logger)
             var hasTable = false
             for try await value in exists.decode(Bool.self) { hasTable = value }

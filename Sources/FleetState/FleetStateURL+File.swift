@@ -20,16 +20,11 @@ extension FleetStateURL {
         try self.init(parsing: text)
     }
 
+    /// The system's words for the failure (`No such file or directory`), never the content.
     private static func reason(_ error: any Error) -> String {
         let nsError = error as NSError
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
-        }
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == CocoaError.fileReadNoSuchFile.rawValue || nsError.code == CocoaError.fileNoSuchFile.rawValue {
-            return "no such file"
-        }
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == CocoaError.fileReadNoPermission.rawValue {
-            return "permission denied"
         }
         return "cannot be read (\(nsError.domain) \(nsError.code))"
     }

@@ -84,7 +84,7 @@ struct FleetStateURLTests {
         let url = try FleetStateURL(contentsOfFile: path)
         #expect(url.password == "from-file")
 
-        #expect(throws: FleetStateURLError.unreadableFile(path: directory + "/absent", reason: "no such file")) {
+        #expect(throws: FleetStateURLError.unreadableFile(path: directory + "/absent", reason: "No such file or directory")) {
             try FleetStateURL(contentsOfFile: directory + "/absent")
         }
         try Data(repeating: UInt8(ascii: "a"), count: FleetStateURL.maximumFileSize + 1).write(to: URL(fileURLWithPath: path))
