@@ -30,6 +30,12 @@ public enum FleetStateError: Error, Sendable, Hashable, CustomStringConvertible 
         switch error {
         case let error as FleetStateError: return error
         case let error as PSQLError: return .database(operation: operation, detail: detail(error))
+        case let error as PostgresTransactionError:
+            // The first of its steps that failed says why; the rest follow from it.
+            guard let cause = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError else {
+                return .database(operation: operation, detail: "transaction failed")
+            }
+            return wrap(cause, operation: operation)
         case is CancellationError: return .database(operation: operation, detail: "cancelled")
         default: return .database(operation: operation, detail: "\(type(of: error))")
         }

@@ -79,8 +79,8 @@ struct FleetQuotaLeasesTests {
                             var spent = 0
                             while let lease = try await leases.lease(Self.request(), now: Self.now) {
                                 var balance = QuotaLeaseBalance(lease)
-                                let spent1 = balance.spend(at: Self.now)
-                                #expect(spent1)
+                                let tookOne = balance.spend(at: Self.now)
+                                #expect(tookOne)
                                 spent += 1
                                 #expect(try await leases.giveBack(balance))
                             }
@@ -105,8 +105,8 @@ struct FleetQuotaLeasesTests {
             #expect(whole.amount == 30)
             #expect(try await leases.lease(request, now: Self.now) == nil)
             var balance = QuotaLeaseBalance(whole)
-            let spent2 = balance.spend(12, at: Self.now)
-            #expect(spent2)
+            let tookTwelve = balance.spend(12, at: Self.now)
+            #expect(tookTwelve)
             #expect(try await leases.giveBack(balance))
             #expect(try await !leases.giveBack(balance))
             request.fleetSizeHint = 1
@@ -124,14 +124,14 @@ struct FleetQuotaLeasesTests {
             #expect(lost.amount == 10)
             #expect(lost.usableUntil == Self.now.addingTimeInterval(20))
             var stale = QuotaLeaseBalance(lost)
-            let spent3 = stale.spend(at: lost.usableUntil)
-            #expect(!spent3, "spent from an expired lease")
+            let spentExpired = stale.spend(at: lost.usableUntil)
+            #expect(!spentExpired, "spent from an expired lease")
 
             var others = 0
             while let lease = try await b.lease(request, now: Self.now) {
                 var balance = QuotaLeaseBalance(lease)
-                let spent4 = balance.spend(lease.amount, at: Self.now)
-                #expect(spent4)
+                let tookAll = balance.spend(lease.amount, at: Self.now)
+                #expect(tookAll)
                 others += lease.amount
                 #expect(try await b.giveBack(balance))
             }
