@@ -8,8 +8,8 @@ import NIOConcurrencyHelpers
 /// in a task of its own instead, and the caller waits on a continuation that the first of
 /// result, timer or cancellation resumes. A result that arrives after the caller gave up goes to
 /// `abandoned`, so that, for example, a lease granted too late is given back rather than held by
-/// nobody. Abandoned calls still count against `limit` until they end: a database that stopped
-/// answering makes new calls fail at once instead of piling up behind it.
+/// nobody. Abandoned calls still count against `limit` until their statement ends: a database
+/// that stopped answering makes new calls fail at once instead of piling up behind it.
 final class DatabaseCallGate: Sendable {
     let limit: Int
     private let inFlight = NIOLockedValueBox(0)
@@ -42,8 +42,10 @@ final class DatabaseCallGate: Sendable {
             let result: Result<T, FleetStateError>
             do { result = .success(try await body()) } catch { result = .failure(.wrap(error, operation: operation)) }
             timer.cancel()
-            if !outcome.resolve(result), case .success(let late) = result { await abandoned(late) }
+            // Before the caller can see the result: a caller that makes its next call at once
+            // must find this one's slot free.
             self.inFlight.withLockedValue { $0 -= 1 }
+            if !outcome.resolve(result), case .success(let late) = result { await abandoned(late) }
         }
         let result = await withTaskCancellationHandler {
             await outcome.wait()

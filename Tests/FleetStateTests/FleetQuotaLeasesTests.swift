@@ -45,21 +45,25 @@ struct FleetQuotaLeasesTests {
         }
     }
 
+    /// Runs `work` in `tasks` concurrent tasks on each replica at once; the sum of what they return.
+    static func concurrently(_ databases: [FleetDatabase], tasks: Int = 20,
+                             _ work: @escaping @Sendable (FleetQuotaLeases) async throws -> Int) async throws -> Int {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for database in databases {
+                let leases = FleetQuotaLeases(database: database)
+                for _ in 0..<tasks { group.addTask { try await work(leases) } }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+
     @Test("3 replicas × 20 tasks leasing one account's window of 30 at once: exactly 30 granted in all")
     func concurrentLeasers() async throws {
         try await withMigratedFleet(replicas: 3) { _, databases async throws in
-            let granted = try await withThrowingTaskGroup(of: Int.self) { group in
-                for database in databases {
-                    let leases = FleetQuotaLeases(database: database)
-                    for _ in 0..<20 {
-                        group.addTask {
-                            var total = 0
-                            while let lease = try await leases.lease(Self.request(), now: Self.now) { total += lease.amount }
-                            return total
-                        }
-                    }
-                }
-                return try await group.reduce(0, +)
+            let granted = try await Self.concurrently(databases) { leases in
+                var total = 0
+                while let lease = try await leases.lease(Self.request(), now: Self.now) { total += lease.amount }
+                return total
             }
             #expect(granted == 30)
             let usage = try await FleetQuotaLeases(database: databases[0]).usage(account: Self.account, window: .messagesPerMinute, now: Self.now)
@@ -71,24 +75,16 @@ struct FleetQuotaLeasesTests {
     @Test("3 replicas × 20 tasks each spending 1 per lease and giving back the rest: exactly 30 spent, nothing left over")
     func concurrentSpendAndGiveBack() async throws {
         try await withMigratedFleet(replicas: 3) { _, databases async throws in
-            let spent = try await withThrowingTaskGroup(of: Int.self) { group in
-                for database in databases {
-                    let leases = FleetQuotaLeases(database: database)
-                    for _ in 0..<20 {
-                        group.addTask {
-                            var spent = 0
-                            while let lease = try await leases.lease(Self.request(), now: Self.now) {
-                                var balance = QuotaLeaseBalance(lease)
-                                let tookOne = balance.spend(at: Self.now)
-                                #expect(tookOne)
-                                spent += 1
-                                #expect(try await leases.giveBack(balance))
-                            }
-                            return spent
-                        }
-                    }
+            let spent = try await Self.concurrently(databases) { leases in
+                var spent = 0
+                while let lease = try await leases.lease(Self.request(), now: Self.now) {
+                    var balance = QuotaLeaseBalance(lease)
+                    let tookOne = balance.spend(at: Self.now)
+                    #expect(tookOne)
+                    spent += 1
+                    #expect(try await leases.giveBack(balance))
                 }
-                return try await group.reduce(0, +)
+                return spent
             }
             #expect(spent == 30)
             let usage = try await FleetQuotaLeases(database: databases[0]).usage(account: Self.account, window: .messagesPerMinute, now: Self.now)
