@@ -34,6 +34,9 @@ func withFleetDatabase<T>(
     configuration.operationTimeout = .seconds(60)
     configuration.migrationTimeout = .seconds(60)
     configuration.statementTimeout = .seconds(60)
+    // The whole suite loads the machine: a backend's start-up (fork, authentication) can take
+    // seconds there, past the 5 s a deployment wants.
+    configuration.connectTimeout = .seconds(60)
     configure(&configuration)
     let database = FleetDatabase(configuration: configuration, logger: quietLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
