@@ -99,9 +99,12 @@ public struct FleetStateURL: Sendable, Hashable, CustomStringConvertible {
                 guard after.hasPrefix(":") else { throw .invalid(field: .host, rule: "may be followed only by :PORT") }
                 portPart = after.dropFirst()
             }
-        } else if let colon = location.lastIndex(of: ":") {
+        } else if let colon = location.firstIndex(of: ":") {
+            let afterColon = location[location.index(after: colon)...]
+            // Unbracketed, an IPv6 address's colons cannot be told from the port's.
+            guard !afterColon.contains(":") else { throw .invalid(field: .host, rule: "must be in brackets when it is an IPv6 address") }
             hostPart = location[..<colon]
-            portPart = location[location.index(after: colon)...]
+            portPart = afterColon
         }
         guard !hostPart.isEmpty else { throw .missing(.host) }
         guard hostPart.allSatisfy({ $0.isLetter || $0.isNumber || "-._:".contains($0) }) else {

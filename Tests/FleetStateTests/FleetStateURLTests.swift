@@ -49,6 +49,7 @@ struct FleetStateURLTests {
         ("postgres://u:SECRETPW@h:65536/db", .invalid(field: .port, rule: "must be a number from 1 to 65535")),
         ("postgres://u:SECRET%zzPW@h/db", .invalid(field: .password, rule: "has a malformed %-escape")),
         ("postgres://u:SECRETPW@h o/db", .invalid(field: .host, rule: "must be a host name or an IP address")),
+        ("postgres://u:SECRETPW@fd00::1/db", .invalid(field: .host, rule: "must be in brackets when it is an IPv6 address")),
         ("postgres://u:SECRETPW@[fd00::1/db", .invalid(field: .host, rule: "has an unclosed [ of an IPv6 address")),
         ("postgres://u:SECRETPW@h/db?sslmode=SECRETPW", .invalid(field: .sslMode, rule: "must be one of disable, require, verify-full")),
         ("postgres://u:SECRETPW@h/db?sslmode=disable&sslmode=require", .invalid(field: .sslMode, rule: "is given twice")),
