@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure SMTP values and state machines: no sockets, no TLS.
@@ -51,6 +52,14 @@ let package = Package(
         // Pure limiters: rolling quotas, circuit breakers, backoff, concurrency; injected clock.
         .target(name: "Resilience", dependencies: [
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
+        // State shared by every replica of a fleet on PostgreSQL (--state-url): quota leases.
+        .target(name: "FleetState", dependencies: [
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // A seedable random generator, so that the sandbox's fault injection and randomized
         // tests replay from a seed.
@@ -142,6 +151,17 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "Resilience", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], path: "Tests/TestSupport"),
+        // A throwaway PostgreSQL server per test process (initdb, a free port, an unprivileged user).
+        .target(name: "PostgresTestSupport", dependencies: [
+            "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/PostgresTestSupport"),
+        .testTarget(name: "FleetStateTests", dependencies: [
+            "FleetState", "PostgresTestSupport", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),
         .testTarget(name: "ResilienceTests", dependencies: [
