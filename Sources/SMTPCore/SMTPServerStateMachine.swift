@@ -47,13 +47,14 @@ public struct SMTPServerStateMachine: Sendable {
         case resetTransaction(SMTPReply)
     }
 
-    private enum SASLStep: Sendable, Hashable {
+    enum SASLStep: Sendable, Hashable {
         case plain
         case loginUsername
         case loginPassword(username: String)
     }
 
-    private enum State: Sendable, Hashable {
+    // Internal, not private: the upstream verdicts (+UpstreamVerdicts) move it too.
+    enum State: Sendable, Hashable {
         case awaitingHello
         case ready
         case authenticating(SASLStep)
@@ -69,7 +70,7 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     public let configuration: Configuration
-    private var state: State = .awaitingHello
+    var state: State = .awaitingHello
     private var hasGreeted = false
     private var authenticatedUser: String?
     private var badCommandsInARow = 0
@@ -338,52 +339,6 @@ public struct SMTPServerStateMachine: Sendable {
         state = .transaction(user: user, recipients: recipients + 1)
         badCommandsInARow = 0
         return .addRecipient(to: to, parameters: parameters)
-    }
-
-    // MARK: Upstream verdicts
-
-    /// MAIL's verdict. Anything but 2xx means there is no transaction.
-    public mutating func mailResult(_ reply: SMTPReply) -> SMTPReply {
-        if !reply.isPositiveCompletion, case .transaction(let user, _) = state {
-            state = .authenticated(user: user)
-        }
-        return reply.withEnhancedStatus()
-    }
-
-    public mutating func recipientResult(_ reply: SMTPReply) -> SMTPReply {
-        if !reply.isPositiveCompletion, case .transaction(let user, let recipients) = state {
-            state = .transaction(user: user, recipients: max(0, recipients - 1))
-        }
-        return reply.withEnhancedStatus()
-    }
-
-    /// DATA's verdict: 354 means body follows; anything else leaves the transaction open.
-    public mutating func dataStartResult(_ reply: SMTPReply) -> SMTPReply {
-        if reply.code != 354, case .data(let user, let recipients) = state {
-            state = .transaction(user: user, recipients: recipients)
-        }
-        return reply.isIntermediate ? reply : reply.withEnhancedStatus()
-    }
-
-    /// The transaction cannot go on (for a relay: its upstream went away): RCPT and DATA get
-    /// `reply` until the client starts again with MAIL or RSET.
-    public mutating func abortTransaction(with reply: SMTPReply) {
-        switch state {
-        case .transaction(let user, _), .data(let user, _):
-            state = .aborted(user: user, reply: reply)
-        default:
-            break
-        }
-    }
-
-    /// The transaction is over: the body was answered.
-    public mutating func transactionEnded() {
-        switch state {
-        case .transaction(let user, _), .data(let user, _):
-            state = .authenticated(user: user)
-        default:
-            break
-        }
     }
 
     // MARK: Bookkeeping

@@ -39,7 +39,9 @@ import Testing
         var configuration = RefreshTokenGrant.Configuration()
         configuration.initialBackoff = .milliseconds(5)
         configuration.maxBackoff = .milliseconds(20)
-        configuration.requestTimeout = .seconds(10)
+        // Not a timing assertion: long enough that a loaded CI machine never turns a slow reply
+        // into a failed test (10 s once did, at load average 10).
+        configuration.requestTimeout = .seconds(60)
         return RefreshTokenGrant(transport: AsyncHTTPClientTransport(client: client), configuration: configuration)
     }
 
@@ -98,7 +100,7 @@ import Testing
             issuer.registerClientCredentials(email: "bench@example.com", clientID: "bench", clientSecret: "b s+cret")
             let transport = AsyncHTTPClientTransport(client: client)
             let body = FormURLEncoding.encode([("grant_type", "client_credentials"), ("client_id", "bench"), ("client_secret", "b s+cret")])
-            let (status, bytes) = try await transport.postForm(url: endpoint.url, body: body, timeout: .seconds(10))
+            let (status, bytes) = try await transport.postForm(url: endpoint.url, body: body, timeout: .seconds(60))
             #expect(status == 200)
             guard case .token(let value, let expiresIn, nil) = TokenReply.classify(status: status, body: bytes) else {
                 Issue.record("expected a token reply")
@@ -150,7 +152,7 @@ import Testing
                 request.method = method
                 request.headers.add(name: "Content-Type", value: contentType)
                 if method == .POST { request.body = .bytes(ByteBuffer(string: body)) }
-                let response = try await client.execute(request, timeout: .seconds(10))
+                let response = try await client.execute(request, timeout: .seconds(60))
                 let bytes = try await response.body.collect(upTo: 1 << 20)
                 return (Int(response.status.code), String(buffer: bytes))
             }
