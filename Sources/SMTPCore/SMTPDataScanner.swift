@@ -55,12 +55,14 @@ public struct SMTPDataScanner: Sendable {
             let block = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
             let found = (block .== cr) .| (block .== lf)
             if any(found) {
-                // The first matching lane: lanes as bytes 0xFF, read as two little-endian words.
+                // The first matching lane: lanes as bytes 0xFF, the 16 bytes read as two
+                // little-endian words (lane 0 the low byte of the first); reading lanes one by
+                // one cost more than the search itself.
                 let lanes = SIMD16<UInt8>(repeating: 0).replacing(with: 0xFF, where: found)
-                let low = UInt64(truncatingIfNeeded: lanes[0]) | UInt64(lanes[1]) << 8 | UInt64(lanes[2]) << 16 | UInt64(lanes[3]) << 24
-                    | UInt64(lanes[4]) << 32 | UInt64(lanes[5]) << 40 | UInt64(lanes[6]) << 48 | UInt64(lanes[7]) << 56
-                if low != 0 { return index + low.trailingZeroBitCount / 8 }
-                for lane in 8..<16 where found[lane] { return index + lane }
+                let words = unsafeBitCast(lanes, to: SIMD2<UInt64>.self)
+                let low = UInt64(littleEndian: words[0])
+                let first = low != 0 ? low.trailingZeroBitCount : 64 + UInt64(littleEndian: words[1]).trailingZeroBitCount
+                return index + first / 8
             }
             index += 16
         }
