@@ -2,7 +2,9 @@ import Metrics
 import Prometheus
 
 public enum MetricsSetup {
-    /// Creates the process's Prometheus registry and installs it as the swift-metrics backend.
+    /// Creates the process's Prometheus registry, with the relay's fixed series at zero, and
+    /// installs it as the swift-metrics backend for whatever library reports through it. The
+    /// relay itself records through a `PrometheusRelayMetrics` built on this registry.
     ///
     /// swift-metrics traps on a second `MetricsSystem.bootstrap`, so the work sits in a lazily
     /// initialised static (run once, thread-safe); every later call returns the same registry.
@@ -17,8 +19,7 @@ public enum MetricsSetup {
         // The library's default buckets stop at 10 s; a relay through a slow provider can take a minute.
         factory.durationHistogramBuckets[ProxyMetrics.relayDurationSeconds] = ProxyMetrics.relayDurationBuckets
         MetricsSystem.bootstrap(factory)
-        ProxyMetrics.registerFixedSeries()
-        ProxyMetrics.bindMessageSeries()
+        _ = PrometheusRelayMetrics(registry: registry)
         return registry
     }()
 }

@@ -23,10 +23,13 @@ public final class ProxyRuntime: Service, Sendable {
     private let upstreams: ProxyUpstreams
     private let admin: AdminServer?
     private let companions: Companions
+    private let metrics: any RelayMetrics
     private let logger: Logger
 
-    private init(server: RelayServer, upstreams: ProxyUpstreams, admin: AdminServer?, companions: Companions, logger: Logger) {
+    private init(server: RelayServer, upstreams: ProxyUpstreams, admin: AdminServer?, companions: Companions,
+                 metrics: any RelayMetrics, logger: Logger) {
         self.server = server
+        self.metrics = metrics
         self.upstreams = upstreams
         self.admin = admin
         self.companions = companions
@@ -58,19 +61,22 @@ public final class ProxyRuntime: Service, Sendable {
                 }
             }
             let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group,
-                                                    clock: configuration.resilience.clock, logger: logger)
+                                                    clock: configuration.resilience.clock, metrics: configuration.metrics,
+                                                    logger: logger)
             var admin: AdminServer?
             if let endpoint = companions.admin {
                 do {
                     admin = try await AdminServer.bind(host: endpoint.host, port: endpoint.port, group: group,
-                                                       status: RelayStatus(server: server), metrics: endpoint.metrics, logger: logger)
+                                                       status: RelayStatus(server: server, metrics: configuration.metrics),
+                                                       metrics: endpoint.metrics, logger: logger)
                 } catch {
                     await server.close()
                     await accounts.close()
                     throw AdminListenError(host: endpoint.host, port: endpoint.port, underlying: error)
                 }
             }
-            return ProxyRuntime(server: server, upstreams: upstreams, admin: admin, companions: companions, logger: logger)
+            return ProxyRuntime(server: server, upstreams: upstreams, admin: admin, companions: companions,
+                                metrics: configuration.metrics, logger: logger)
         } catch {
             await upstreams.shutdown()
             throw error
@@ -80,12 +86,13 @@ public final class ProxyRuntime: Service, Sendable {
     public func run() async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let notifier = companions.notifier
+        let metrics = metrics
         if let reload = companions.reload {
             var hooks = ConfigReloadService.Hooks()
             hooks.willReload = { notifier?.reloading() }
             hooks.didReload = { outcome in
                 notifier?.ready()
-                if case .invalid = outcome { ProxyMetrics.recordConfigReload(.invalid) } else { ProxyMetrics.recordConfigReload(.ok) }
+                if case .invalid = outcome { metrics.configReloaded(.invalid) } else { metrics.configReloaded(.ok) }
             }
             services.append(.init(service: ConfigReloadService(sources: reload.sources, loaded: reload.loaded, runtime: self,
                                                                configuration: reload.configuration, hooks: hooks, logger: logger)))

@@ -16,6 +16,7 @@ struct ProxyUpstreams: Sendable {
 
     init(_ configuration: ProxyRuntime.Configuration, refreshTokens: RefreshTokenPersistence?, group: any EventLoopGroup, logger: Logger) {
         httpClient = Self.makeTokenHTTPClient(configuration, group: group)
+        let metrics = configuration.metrics
         let resilience = configuration.resilience
         let tokenBreakers = CircuitBreakerRegistry(configuration: resilience.tokenBreaker, clock: resilience.clock,
                                                    onTransition: Self.logTransition(kind: "token endpoint", logger: logger))
@@ -37,9 +38,9 @@ struct ProxyUpstreams: Sendable {
                 // Provider names label the counter: three values, so the label stays bounded.
                 let provider = provider ?? "unknown"
                 switch outcome {
-                case .success: ProxyMetrics.recordTokenRefresh(provider: provider, .ok)
-                case .failure(.credentialsRejected): ProxyMetrics.recordTokenRefresh(provider: provider, .rejected)
-                case .failure: ProxyMetrics.recordTokenRefresh(provider: provider, .failed)
+                case .success: metrics.tokenRefreshed(provider: provider, .ok)
+                case .failure(.credentialsRejected): metrics.tokenRefreshed(provider: provider, .rejected)
+                case .failure: metrics.tokenRefreshed(provider: provider, .failed)
                 }
             })
         connector = UpstreamConnector(group: group, tokens: tokens, timeouts: configuration.upstreamTimeouts,

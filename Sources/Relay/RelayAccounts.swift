@@ -22,23 +22,23 @@ public struct RelayAccount: Sendable {
     let tokenKey: String
 
     /// What a provider reply means for the account beyond one transaction.
-    func apply(_ pushback: ProviderPushback, logger: Logger) {
+    func apply(_ pushback: ProviderPushback, logger: Logger, metrics: any RelayMetrics) {
         switch pushback {
         case .quotaExhausted:
-            ProxyMetrics.recordPushback(.quota)
+            metrics.providerPushback(.quota)
             if limiter.pauseForQuota() {
                 logger.error("provider says the account's sending quota is spent; pausing it", metadata: [
                     "pause_s": "\(limiter.quotaPause.components.seconds)",
                 ])
             }
         case .connectionLimit:
-            ProxyMetrics.recordPushback(.connectionLimit)
+            metrics.providerPushback(.connectionLimit)
             pool.lowerCap(for: limiter.connectionLimitPause)
             logger.warning("provider refused a connection as one too many; running fewer", metadata: [
                 "max_connections_now": "\(pool.currentCap)",
             ])
         case .slowDown:
-            ProxyMetrics.recordPushback(.slowDown)
+            metrics.providerPushback(.slowDown)
             limiter.slowDown.recordSlowDown()
             logger.warning("provider asked to slow down; new connections back off", metadata: [
                 "consecutive": "\(limiter.slowDown.consecutiveSlowDowns)",

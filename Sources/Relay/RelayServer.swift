@@ -91,7 +91,8 @@ public final class RelayServer: Service, Sendable {
     }
 
     public static func bind(_ configuration: Configuration, accounts: RelayAccounts, group: any EventLoopGroup,
-                            clock: ResilienceClock = .system, logger: Logger) async throws -> RelayServer {
+                            clock: ResilienceClock = .system, metrics: any RelayMetrics,
+                            logger: Logger) async throws -> RelayServer {
         var certificates: ServerTLSReloader?
         if let tls = configuration.tls {
             certificates = try await ServerTLSReloader.load(tls.files, handshakeTimeout: tls.handshakeTimeout,
@@ -100,8 +101,8 @@ public final class RelayServer: Service, Sendable {
         let sessions = SessionRegistry()
         let loginFailures = LoginFailureBudget(configuration: configuration.loginFailures, clock: clock)
         func installer() -> RelaySessionInstaller {
-            RelaySessionInstaller(accounts: accounts, sessions: sessions, loginFailures: loginFailures, logger: logger,
-                                  maxConnections: configuration.maxConnections)
+            RelaySessionInstaller(accounts: accounts, sessions: sessions, loginFailures: loginFailures, metrics: metrics,
+                                  logger: logger, maxConnections: configuration.maxConnections)
         }
         let plainInstaller = installer()
         let listener = try await SMTPListener.bind(

@@ -78,7 +78,7 @@ extension RelaySessionHandler {
             // comes late. Logged when the budget ran out, not per attempt.
             flushThen { handler in
                 let refuse = { (handler: RelaySessionHandler) in
-                    ProxyMetrics.recordLoginFailure(.refused)
+                    handler.environment.metrics.loginFailed(.refused)
                     handler.perform(handler.transaction.authenticationResult(user: nil, refusal: SessionLogin.tooManyFailedLogins))
                 }
                 guard delay > .zero, let loop = handler.context?.eventLoop else { return refuse(handler) }
@@ -87,7 +87,7 @@ extension RelaySessionHandler {
             return
         }
         let verified = SessionLogin.verify(credentials, in: environment.accounts, budget: environment.loginFailures,
-                                           clientAddress: environment.clientAddress, logger: &logger)
+                                           clientAddress: environment.clientAddress, metrics: environment.metrics, logger: &logger)
         account = verified
         login = verified.map { SessionLogin(email: $0.account.email, password: credentials.password) }
         perform(transaction.authenticationResult(user: verified?.account.email))
@@ -123,7 +123,7 @@ extension RelaySessionHandler {
         case .success(let granted):
             admission = granted
         case .failure(let failure):
-            ProxyMetrics.recordMessage(.held, accountID: mail.account.account.accountID)
+            environment.metrics.messageHeld(accountID: mail.account.account.accountID)
             logger.notice("message held back", metadata: ["reason": "\(failure)"])
             transaction.mailAnswered(failure.clientReply)
             return
@@ -160,7 +160,7 @@ extension RelaySessionHandler {
         case .failure(let error):
             logger.warning("no upstream connection", metadata: ["reason": "\(error)"])
             if case .refusedByProvider(let verdict) = error, let pushback = verdict.pushback {
-                mail.account.apply(pushback, logger: logger)
+                mail.account.apply(pushback, logger: logger, metrics: environment.metrics)
             }
             endAdmission(accepted: false)
             transaction.mailAnswered(error.clientReply)
@@ -297,6 +297,6 @@ extension RelaySessionHandler {
         let size = transaction.messageEnded(reply)
         endAdmission(accepted: reply.isPositiveCompletion)
         MessageOutcome.record(reply, size: size, recipients: transaction.recipientCount, startedAt: transactionStart,
-                              accountID: account?.account.accountID, logger: logger)
+                              accountID: account?.account.accountID, metrics: environment.metrics, logger: logger)
     }
 }

@@ -27,6 +27,7 @@ final class RelaySessionHandler: ChannelDuplexHandler {
         var logger: Logger
         var drain: SessionDrain?
         var loginFailures: LoginFailureBudget?
+        var metrics: any RelayMetrics
         var clientAddress: String?
         /// Runs once, when the connection has closed and the lease is back.
         var onClose: @Sendable () -> Void = {}
@@ -285,7 +286,7 @@ final class RelaySessionHandler: ChannelDuplexHandler {
 
     func applyPushback(_ pushback: ProviderPushback?) {
         guard let pushback, let account else { return }
-        account.apply(pushback, logger: logger)
+        account.apply(pushback, logger: logger, metrics: environment.metrics)
     }
 
     /// Gives back the concurrency slot; counts stay only for messages the provider accepted.

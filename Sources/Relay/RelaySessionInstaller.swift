@@ -12,6 +12,7 @@ struct RelaySessionInstaller: Sendable {
     let accounts: RelayAccounts
     let sessions: SessionRegistry
     let loginFailures: LoginFailureBudget
+    let metrics: any RelayMetrics
     let logger: Logger
     let maxConnections: Int
     /// Known once the listener is bound (whether AUTH needs TLS depends on the bound address);
@@ -35,20 +36,21 @@ struct RelaySessionInstaller: Sendable {
             }
             return try pipeline.addHandler(RefusingHandler(reply: draining ? SessionRegistry.goodbye : RelayServer.tooManyConnections))
         }
-        ProxyMetrics.clientSessionOpened()
+        metrics.clientSessionOpened()
         var sessionLogger = logger
         sessionLogger[metadataKey: "session"] = "\(SessionID.next())"
         if let remote = channel.remoteAddress {
             sessionLogger[metadataKey: "client"] = "\(remote.ipAddress ?? "?"):\(remote.port ?? 0)"
         }
         let sessions = sessions
+        let metrics = metrics
         let environment = RelaySessionHandler.Environment(
             accounts: accounts, configuration: configuration, logger: sessionLogger,
-            drain: SessionDrain(registry: sessions, id: id), loginFailures: loginFailures,
+            drain: SessionDrain(registry: sessions, id: id), loginFailures: loginFailures, metrics: metrics,
             clientAddress: RelayServer.failureBudgetAddress(channel.remoteAddress),
             onClose: {
                 sessions.unregister(id)
-                ProxyMetrics.clientSessionClosed()
+                metrics.clientSessionClosed()
             })
         try pipeline.addHandler(RelaySessionHandler(environment))
     }

@@ -3,6 +3,7 @@ import Ops
 /// What the admin server reports about the running relay.
 struct RelayStatus: AdminStatusSource {
     let server: RelayServer
+    let metrics: any RelayMetrics
 
     /// Ready when the listener is bound (it is, once the runtime exists), not draining, and at
     /// least one account can send.
@@ -41,9 +42,9 @@ struct RelayStatus: AdminStatusSource {
 
     func refreshGauges() {
         let statuses = server.accounts.statuses()
-        ProxyMetrics.setUpstreamConnections(idle: statuses.reduce(0) { $0 + $1.idleConnections },
-                                            busy: statuses.reduce(0) { $0 + $1.busyConnections },
-                                            max: statuses.reduce(0) { $0 + $1.maxConnections })
+        metrics.setUpstreamConnections(idle: statuses.reduce(0) { $0 + $1.idleConnections },
+                                       busy: statuses.reduce(0) { $0 + $1.busyConnections },
+                                       max: statuses.reduce(0) { $0 + $1.maxConnections })
         var counts: [ProxyMetrics.AccountState: Int] = [:]
         for status in statuses {
             let state: ProxyMetrics.AccountState = switch status.state {
@@ -54,6 +55,6 @@ struct RelayStatus: AdminStatusSource {
             }
             counts[state, default: 0] += 1
         }
-        ProxyMetrics.setAccounts(counts)
+        metrics.setAccounts(counts)
     }
 }

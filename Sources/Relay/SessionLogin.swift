@@ -27,13 +27,13 @@ struct SessionLogin: Sendable {
     /// A client's AUTH: the account it proved, or nil. A failure counts against the budget and
     /// is logged once per burst, never per attempt, so a guessing client cannot flood the log.
     static func verify(_ credentials: SASL.Credentials, in accounts: RelayAccounts, budget: LoginFailureBudget?,
-                       clientAddress: String?, logger: inout Logger) -> RelayAccount? {
+                       clientAddress: String?, metrics: any RelayMetrics, logger: inout Logger) -> RelayAccount? {
         if let verified = verify(credentials, in: accounts) {
             logger[metadataKey: "account_id"] = "\(verified.account.accountID)"
             logger.info("client authenticated")
             return verified
         }
-        ProxyMetrics.recordLoginFailure(.failed)
+        metrics.loginFailed(.failed)
         let failure = budget?.recordFailure(name: credentials.username, address: clientAddress)
         let username: Logger.Metadata.Value = "\(credentials.username.prefix(320))"
         if failure?.exhaustsBudget == true {

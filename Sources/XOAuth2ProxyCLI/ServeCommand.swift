@@ -91,11 +91,12 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (loaded, settings) = try validatedSettings()
+        let (loaded, validated) = try validatedSettings()
+        var settings = validated
         let logger = logging.bootstrap()
         let metrics = MetricsSetup.bootstrap()
-        ProxyMetrics.registerTokenRefreshSeries(providers: Provider.allCases.map(\.rawValue))
-        if metricsPerAccount { ProxyMetrics.enablePerAccountSeries() }
+        settings.metrics = PrometheusRelayMetrics(registry: metrics, tokenProviders: Provider.allCases.map(\.rawValue),
+                                                  perAccount: metricsPerAccount)
         var companions = ProxyRuntime.Companions()
         companions.reload = .init(sources: accountSources, loaded: loaded)
         companions.notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)

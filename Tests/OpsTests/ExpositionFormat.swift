@@ -8,4 +8,9 @@ enum ExpositionFormat {
             line.wholeMatch(of: sample) == nil && line.wholeMatch(of: comment) == nil
         }
     }
+
+    /// The sample value of one series (`name{labels}` as emitted), or nil when it is absent.
+    static func value(of series: String, in text: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
+    }
 }

@@ -25,7 +25,7 @@ import Testing
     @Test func tokenRefreshSeriesExistPerProviderBeforeAnyRefresh() {
         // Bootstrap first: a series made before it stays bound to swift-metrics' no-op backend.
         let registry = MetricsSetup.bootstrap()
-        ProxyMetrics.registerTokenRefreshSeries(providers: ["registered-provider"])
+        _ = PrometheusRelayMetrics(registry: registry, tokenProviders: ["registered-provider"])
         let text = registry.emitToString()
         for result in ["ok", "failed", "rejected"] {
             #expect(text.contains(#"xoauth2_proxy_token_refreshes_total{provider="registered-provider",result="\#(result)"} 0"#))
@@ -33,28 +33,29 @@ import Testing
         #expect(text.contains("# TYPE xoauth2_proxy_upstream_connections_max gauge\n"))
     }
 
-    @Test func helpersRecordUnderTheirNames() throws {
+    @Test func eventsRecordUnderTheirNames() throws {
         let registry = MetricsSetup.bootstrap()
+        let metrics = PrometheusRelayMetrics(registry: registry)
         let heldBefore = try value(of: #"xoauth2_proxy_messages_total{result="held"}"#, in: registry)
-        ProxyMetrics.recordMessage(.held)
-        ProxyMetrics.recordMessage(.held)
+        metrics.messageHeld(accountID: "ops")
+        metrics.messageHeld(accountID: "ops")
         #expect(try value(of: #"xoauth2_proxy_messages_total{result="held"}"#, in: registry) == heldBefore + 2)
 
-        ProxyMetrics.recordTokenRefresh(provider: "outlook", .rejected)
+        metrics.tokenRefreshed(provider: "outlook", .rejected)
         #expect(try value(of: #"xoauth2_proxy_token_refreshes_total{provider="outlook",result="rejected"}"#, in: registry) >= 1)
 
-        ProxyMetrics.setAccounts([.ok: 3, .paused: 1])
+        metrics.setAccounts([.ok: 3, .paused: 1])
         #expect(try value(of: #"xoauth2_proxy_accounts{state="ok"}"#, in: registry) == 3)
         #expect(try value(of: #"xoauth2_proxy_accounts{state="breaker_open"}"#, in: registry) == 0)
 
-        ProxyMetrics.recordConfigReload(.invalid)
+        metrics.configReloaded(.invalid)
         #expect(try value(of: #"xoauth2_proxy_config_reloads_total{result="invalid"}"#, in: registry) >= 1)
     }
 
     @Test func relayDurationsUseBucketsFromOneMillisecondToOneMinute() throws {
         let registry = MetricsSetup.bootstrap()
         let countBefore = try value(of: "xoauth2_proxy_relay_duration_seconds_count", in: registry)
-        ProxyMetrics.recordRelayDuration(.milliseconds(1500))
+        PrometheusRelayMetrics(registry: registry).messageEnded(.failed, accountID: nil, duration: .milliseconds(1500), bytes: 0)
         let text = registry.emitToString()
         #expect(text.contains(#"xoauth2_proxy_relay_duration_seconds_bucket{le="0.001"} "#))
         #expect(text.contains(#"xoauth2_proxy_relay_duration_seconds_bucket{le="60.0"} "#))
@@ -63,7 +64,6 @@ import Testing
 
     /// The sample value of one series in the current exposition text.
     private func value(of series: String, in registry: PrometheusCollectorRegistry) throws -> Double {
-        let line = try #require(registry.emitToString().split(separator: "\n").first { $0.hasPrefix(series + " ") })
-        return try #require(Double(line.dropFirst(series.count + 1)))
+        try #require(ExpositionFormat.value(of: series, in: registry.emitToString()), "\(series)")
     }
 }

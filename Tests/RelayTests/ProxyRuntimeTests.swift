@@ -36,7 +36,8 @@ struct ProxyRuntimeTests {
     }
 
     @Test func tokenRefreshesAreCountedUnderTheAccountsProvider() async throws {
-        try await withRelayHarness(companions: Self.admin()) { harness in
+        let metrics = PrometheusRelayMetrics(registry: MetricsSetup.bootstrap())
+        try await withRelayHarness(configure: { $0.metrics = metrics }, companions: Self.admin()) { harness in
             let adminPort = try #require(harness.runtime.adminPort)
             let client = try await harness.client()
             #expect(try await client.send(to: ["a@example.net"], message: "Subject: x\r\n\r\nx\r\n").last?.code == 250)
