@@ -42,6 +42,7 @@ import Testing
         let channel: EmbeddedChannel
         let socket: SocketEnd
         let budget: LoginFailureBudget
+        let metrics: RecordingRelayMetrics
 
         func send(_ text: String) throws {
             try channel.writeInbound(ByteBuffer(string: text))
@@ -68,13 +69,14 @@ import Testing
                               tokenURL: "http://127.0.0.1:9/token", smtpHost: "127.0.0.1", smtpPort: 9, smtpTLS: .none)
         let accounts = try RelayAccounts(directory: AccountDirectory(accounts: [account]), tls: UpstreamTLSContexts(), connector: connector)
         let failures = LoginFailureBudget(configuration: budget)
+        let metrics = RecordingRelayMetrics()
         let environment = RelaySessionHandler.Environment(accounts: accounts, configuration: RelaySessionConfiguration(), logger: logger,
-                                                          drain: nil, loginFailures: failures, clientAddress: "192.0.2.1")
+                                                          drain: nil, loginFailures: failures, metrics: metrics, clientAddress: "192.0.2.1")
         let socket = SocketEnd()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandlers([socket, SMTPServerFramingHandler(), RelaySessionHandler(environment)])
         try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 25)).wait()
-        return Session(channel: channel, socket: socket, budget: failures)
+        return Session(channel: channel, socket: socket, budget: failures, metrics: metrics)
     }
 
     static func plain(_ user: String, _ password: String) -> String {
@@ -103,6 +105,7 @@ import Testing
         try session.send(Self.plain(Self.email.uppercased(), Self.password))
         #expect(try session.codes() == ["235"])
         #expect(session.budget.trackedKeys == 2, "the failure was counted by name and by address")
+        #expect(session.metrics.events == [.loginFailed(.failed)])
     }
 
     /// Over the failure budget the answer comes late. The session waits, but a client that
@@ -130,6 +133,7 @@ import Testing
 
         session.channel.embeddedEventLoop.advanceTime(by: .seconds(1))
         #expect(try session.codes() == ["454", "250"], "the refusal, then the NOOP sent meanwhile")
+        #expect(session.metrics.events == [.loginFailed(.refused)])
     }
 
     @Test func quitIsAnsweredAndClosesTheConnection() throws {
