@@ -204,14 +204,17 @@ struct LoopbackTests {
         behavior.silentEndOfData = true
         let server = try await StubSMTPServer.start(behavior, group: group)
         var options = options(port: server.port, connections: 1, messages: 2)
-        options.timeout = .milliseconds(300)
+        options.timeout = .seconds(1)
         options.reconnectDelay = .milliseconds(5)
         let report = try await LoadGenerator(options: options, group: group).run()
         await server.stop()
         #expect(report.replyCodes == ["error": 2])
-        #expect(report.connectionErrors == 2)
-        #expect(report.latencyMicroseconds["min"]! >= 300_000)
-        #expect(report.connectionErrorReasons.keys.contains { $0.contains("end of data") })
+        // Both messages time out at their end of data. The timeout covers every step, so a
+        // loaded machine may add a set-up timeout (CI once saw 3 errors at 300 ms); that one is
+        // retried and is not what this test is about.
+        let atEndOfData = report.connectionErrorReasons.filter { $0.key.contains("end of data") }.values.reduce(0, +)
+        #expect(atEndOfData == 2, "\(report.connectionErrorReasons)")
+        #expect(report.latencyMicroseconds["min"]! >= 1_000_000)
     }
 
     @Test func fixedRateFollowsTheSchedule() async throws {
