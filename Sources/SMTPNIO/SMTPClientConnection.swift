@@ -212,12 +212,18 @@ public final class SMTPClientConnection: Sendable {
         let channel = channel
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(request, promise: promise)
-        let written = promise.futureResult
+        return boundedByDataBlockTimeout(promise.futureResult)
+    }
+
+    /// A body wait the upstream does not end within the data-block timeout closes the
+    /// connection (a peer that stopped reading would otherwise hold the session forever).
+    private func boundedByDataBlockTimeout(_ wait: EventLoopFuture<Void>) -> EventLoopFuture<Void> {
+        let channel = channel
         let watchdog = channel.eventLoop.scheduleTask(in: configuration.timeouts.dataBlock) {
             channel.close(promise: nil)
         }
-        written.whenComplete { _ in watchdog.cancel() }
-        return written.flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
+        wait.whenComplete { _ in watchdog.cancel() }
+        return wait.flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
     }
 
     /// Writes body bytes and returns nil while the upstream takes them at once; when its
@@ -231,15 +237,9 @@ public final class SMTPClientConnection: Sendable {
         guard channel.eventLoop.inEventLoop else { return writeBody(chunk) }
         channel.writeAndFlush(SMTPClientRequest(bytes: chunk, kind: .body, replyPromise: nil), promise: nil)
         guard !channel.isWritable, channel.isActive else { return nil }
-        let channel = channel
         let promise = channel.eventLoop.makePromise(of: Void.self)
         channel.triggerUserOutboundEvent(SMTPClientWritableEvent(), promise: promise)
-        let watchdog = channel.eventLoop.scheduleTask(in: configuration.timeouts.dataBlock) {
-            channel.close(promise: nil)
-        }
-        let writable = promise.futureResult
-        writable.whenComplete { _ in watchdog.cancel() }
-        return writable.flatMapErrorThrowing { _ in throw SMTPNIOError.connectionClosed }
+        return boundedByDataBlockTimeout(promise.futureResult)
     }
 
     /// Queues body bytes without flushing or waiting: for the last chunk of a message, which
