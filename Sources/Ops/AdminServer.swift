@@ -33,7 +33,7 @@ public final class AdminServer: Service, Sendable {
         public init() {}
     }
 
-    private let serverChannel: NIOAsyncChannel<AdminConnection, Never>
+    private let serverChannel: NIOAsyncChannel<AcceptedAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let router: AdminRouter
     private let limits: Limits
     private let logger: Logger
@@ -44,7 +44,7 @@ public final class AdminServer: Service, Sendable {
     /// Admin connections being served now.
     var activeConnections: Int { connections.active }
 
-    private init(serverChannel: NIOAsyncChannel<AdminConnection, Never>, router: AdminRouter, limits: Limits,
+    private init(serverChannel: NIOAsyncChannel<AcceptedAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, router: AdminRouter, limits: Limits,
                  connections: AdminConnectionTable, logger: Logger) {
         self.serverChannel = serverChannel
         self.router = router
@@ -75,7 +75,7 @@ public final class AdminServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(AdminDeadlineHandler(
                         headerTimeout: limits.headerTimeout, connectionTimeout: limits.connectionTimeout,
                         onRequestComplete: { if let id { connections.requestCompleted(id) } }))
-                    let connection = try AdminConnection(wrappingChannelSynchronously: channel)
+                    let connection = try AcceptedAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                     // Refused: handed on closed, so its exchange ends at once.
                     if id == nil { channel.close(promise: nil) }
                     return connection
@@ -98,8 +98,10 @@ public final class AdminServer: Service, Sendable {
                         // Admission was decided on accept: a refused or evicted connection is
                         // already closed, and its exchange ends at once.
                         group.addTask {
+                            // The task holds the box: releasing it closes the connection.
                             await AdminExchange(router: router, maxBodyBytes: limits.maxBodyBytes, logger: logger)
-                                .serve(connection)
+                                .serve(connection.connection)
+                            withExtendedLifetime(connection) {}
                         }
                     }
                     // No longer listening: requests still in flight are cut short rather than

@@ -9,7 +9,7 @@ public typealias SMTPServerConnection = NIOAsyncChannel<[SMTPServerFrame], SMTPR
 /// An accepted connection: handed to an async session, or already served by the channel
 /// handlers the listener's `sessionHandlers` installed.
 enum SMTPAcceptedConnection: Sendable {
-    case async(SMTPServerConnection)
+    case async(AcceptedAsyncChannel<[SMTPServerFrame], SMTPReply>)
     case handled
 }
 
@@ -78,7 +78,7 @@ public final class SMTPListener: Sendable {
                         try sessionHandlers(channel)
                         return SMTPAcceptedConnection.handled
                     }
-                    return SMTPAcceptedConnection.async(try SMTPServerConnection(wrappingChannelSynchronously: channel))
+                    return SMTPAcceptedConnection.async(try AcceptedAsyncChannel(wrappingChannelSynchronously: channel))
                 }
             }
         return SMTPListener(serverChannel: channel)
@@ -90,10 +90,12 @@ public final class SMTPListener: Sendable {
         try await serverChannel.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await accepted in inbound {
-                    guard case .async(let connection) = accepted else { continue }
+                    guard case .async(let box) = accepted else { continue }
                     // The session runs on its channel's event loop: no hop per read, write or reply.
-                    group.addTask(executorPreference: EventLoopTaskExecutor.on(connection.channel.eventLoop)) {
-                        await session(connection)
+                    // The task holds the box: releasing it closes the connection.
+                    group.addTask(executorPreference: EventLoopTaskExecutor.on(box.connection.channel.eventLoop)) {
+                        await session(box.connection)
+                        withExtendedLifetime(box) {}
                     }
                 }
             }

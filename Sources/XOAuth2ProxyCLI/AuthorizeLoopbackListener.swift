@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import OAuth2
+import Sockets
 
 /// The listener on 127.0.0.1 that receives the browser's redirect for `authorize --provider gmail`.
 ///
@@ -24,12 +25,12 @@ final class AuthorizeLoopbackListener: Sendable {
         case finished(Result<String, ConsentFailure>)
     }
 
-    private let serverChannel: NIOAsyncChannel<Connection, Never>
+    private let serverChannel: NIOAsyncChannel<AcceptedAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let limits: Limits
 
     var port: Int { serverChannel.channel.localAddress?.port ?? 0 }
 
-    private init(serverChannel: NIOAsyncChannel<Connection, Never>, limits: Limits) {
+    private init(serverChannel: NIOAsyncChannel<AcceptedAsyncChannel<ByteBuffer, ByteBuffer>, Never>, limits: Limits) {
         self.serverChannel = serverChannel
         self.limits = limits
     }
@@ -39,7 +40,7 @@ final class AuthorizeLoopbackListener: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try Connection(wrappingChannelSynchronously: channel) }
+                channel.eventLoop.makeCompletedFuture { try AcceptedAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
         return AuthorizeLoopbackListener(serverChannel: channel, limits: limits)
     }
@@ -70,13 +71,15 @@ final class AuthorizeLoopbackListener: Sendable {
                                     return true
                                 }
                                 guard admitted else {
-                                    connection.channel.close(promise: nil)
+                                    connection.connection.channel.close(promise: nil)
                                     continue
                                 }
                                 connections.addTask {
                                     defer { open.withLockedValue { $0 -= 1 } }
-                                    await Self.serve(connection, authorization: authorization, idleTimeout: limits.connectionIdleTimeout,
+                                    // The task holds the box: releasing it closes the connection.
+                                    await Self.serve(connection.connection, authorization: authorization, idleTimeout: limits.connectionIdleTimeout,
                                                      continuation: continuation)
+                                    withExtendedLifetime(connection) {}
                                 }
                             }
                         }
