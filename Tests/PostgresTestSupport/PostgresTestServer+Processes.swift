@@ -92,24 +92,48 @@ extension PostgresTestServer {
         let log = directory + "/postgres.log"
         for attempt in 1...5 {
             let port = try freePort()
-            let arguments = ["-D", directory + "/data", "-p", "\(port)", "-k", directory + "/socket",
-                             "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                             // Throwaway data: no durability, less disk traffic on a busy CI machine.
-                             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-            let server = try process(try command(binaries.postgres, arguments, as: account), log: log)
-            try server.run()
-            let pidFile = directory + "/data/postmaster.pid"
-            let settled = await eventually(within: .seconds(120), every: .milliseconds(20)) {
-                !server.isRunning || isReady(pidFile: pidFile, port: port)
-            }
-            if settled, server.isRunning { return port }
+            let (settled, running) = try await launch(directory: directory, binaries: binaries, account: account, port: port, log: log)
+            if settled, running { return port }
             let text = tail(of: log)
-            if server.isRunning { server.terminate() }
-            guard !server.isRunning, text.contains("could not bind") || text.contains("already in use"), attempt < 5 else {
+            guard !running, text.contains("could not bind") || text.contains("already in use"), attempt < 5 else {
                 throw PostgresTestServerError.failed(settled ? "postgres exited" : "postgres did not become ready", log: text)
             }
         }
         throw PostgresTestServerError.failed("postgres found no free port", log: tail(of: log))
+    }
+
+    /// Runs postgres on `port` until it is ready or has exited; one that does neither is terminated.
+    static func launch(directory: String, binaries: PostgresBinaries, account: (uid: uid_t, gid: gid_t)?,
+                       port: Int, log: String) async throws -> (settled: Bool, running: Bool) {
+        let arguments = ["-D", directory + "/data", "-p", "\(port)", "-k", directory + "/socket",
+                         "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                         // Throwaway data: no durability, less disk traffic on a busy CI machine.
+                         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        let server = try process(try command(binaries.postgres, arguments, as: account), log: log)
+        try server.run()
+        let pidFile = directory + "/data/postmaster.pid"
+        let settled = await eventually(within: .seconds(120), every: .milliseconds(20)) {
+            !server.isRunning || isReady(pidFile: pidFile, port: port)
+        }
+        if settled, server.isRunning { return (true, true) }
+        if server.isRunning { server.terminate() }
+        return (settled, server.isRunning)
+    }
+
+    /// Stops the server the way a crash would (immediate: no checkpoint, clients cut off) and
+    /// keeps its data, for tests of a database that goes away. `restartServer()` undoes it.
+    public func stopServer() async throws {
+        try await Self.run(binaries.pgCtl, ["stop", "-D", directory + "/data", "-m", "immediate", "-w", "-t", "60"],
+                           as: account, log: directory + "/pg_ctl-stop.log")
+    }
+
+    /// Starts the stopped server again on its port, with its data.
+    public func restartServer() async throws {
+        let log = directory + "/postgres-restarted.log"
+        let (settled, running) = try await Self.launch(directory: directory, binaries: binaries, account: account, port: port, log: log)
+        guard settled, running else {
+            throw PostgresTestServerError.failed(settled ? "postgres exited on restart" : "postgres did not become ready on restart", log: Self.tail(of: log))
+        }
     }
 
     /// postmaster.pid's fourth line is the port, its eighth the status ("ready" once it accepts).
