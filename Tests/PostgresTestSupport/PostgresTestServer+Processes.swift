@@ -120,22 +120,6 @@ extension PostgresTestServer {
         return (settled, server.isRunning)
     }
 
-    /// Stops the server the way a crash would (immediate: no checkpoint, clients cut off) and
-    /// keeps its data, for tests of a database that goes away. `restartServer()` undoes it.
-    public func stopServer() async throws {
-        try await Self.run(binaries.pgCtl, ["stop", "-D", directory + "/data", "-m", "immediate", "-w", "-t", "60"],
-                           as: account, log: directory + "/pg_ctl-stop.log")
-    }
-
-    /// Starts the stopped server again on its port, with its data.
-    public func restartServer() async throws {
-        let log = directory + "/postgres-restarted.log"
-        let (settled, running) = try await Self.launch(directory: directory, binaries: binaries, account: account, port: port, log: log)
-        guard settled, running else {
-            throw PostgresTestServerError.failed(settled ? "postgres exited on restart" : "postgres did not become ready on restart", log: Self.tail(of: log))
-        }
-    }
-
     /// postmaster.pid's fourth line is the port, its eighth the status ("ready" once it accepts).
     static func isReady(pidFile: String, port: Int) -> Bool {
         guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return false }
@@ -152,14 +136,22 @@ extension PostgresTestServer {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PostgresTestServerError.system("socket", errno) }
         defer { close(fd) }
+        guard bindLoopback(fd, port: 0) == 0 else { throw PostgresTestServerError.system("bind", errno) }
         var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw PostgresTestServerError.system("bind", errno) }
         let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         guard named == 0 else { throw PostgresTestServerError.system("getsockname", errno) }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// bind(2) to 127.0.0.1:port (0: a free one); its result, errno set on failure.
+    static func bindLoopback(_ fd: Int32, port: Int) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
 }
