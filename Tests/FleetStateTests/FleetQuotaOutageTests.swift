@@ -19,6 +19,7 @@ struct FleetQuotaOutageTests {
                                 database: try await server.makeDatabase(), sslMode: .disable)
         try await withFleetDatabase(url) { database in
             try await FleetSchema.migrate(database)
+            try await FleetQuotaTests.warmUp(database)
             let clock = WallClock(FleetQuotaTests.start), log = CapturedLog()
             let leases = FleetQuotaLeases(database: database)
             let quota = FleetQuota(leases: leases, configuration: FleetQuotaTests.configuration(), logger: log.logger, now: { clock.now })
