@@ -161,6 +161,7 @@ let package = Package(
             "FleetState", "PostgresTestSupport", "TestSupport",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore"]),

@@ -1,10 +1,10 @@
 import Foundation
 import PostgresNIO
 
-/// A window as the database sees it: for tests, `check`, and metrics.
+/// A window as the database sees it at an instant: for tests, `check`, and metrics.
 public struct QuotaWindowUsage: Sendable, Hashable {
     public var limit: Int
-    /// Leased out and not given back: spent, or still held by a replica.
+    /// What counts in the window: spent, or still held by a replica.
     public var granted: Int
     public var outstandingLeases: Int
     public var outstandingAmount: Int
@@ -22,27 +22,29 @@ public struct QuotaPruning: Sendable, Hashable {
     /// Expired leases nobody gave back; their amounts stay counted as spent.
     public var expiredLeases: Int
     public var expiredAmount: Int
-    /// Rows of windows that ended long enough ago that no replica's clock is still in them.
-    public var endedWindows: Int
+    /// Buckets that stopped counting long enough ago that no replica's clock still counts them.
+    public var endedBuckets: Int
 }
 
 extension FleetQuotaLeases {
-    /// How long after its end a window's row is kept. Deleting the row of a window some replica
-    /// still thinks current (its clock is behind) would hand that replica the whole limit again;
-    /// an hour is far beyond any clock skew NTP leaves.
-    public static let endedWindowRetention: TimeInterval = 3600
+    /// How long after it stops counting a bucket's row is kept. Deleting a bucket some replica
+    /// still counts (its clock is behind) would hand that replica its amount again; an hour is
+    /// far beyond any clock skew NTP leaves.
+    public static let endedBucketRetention: Int64 = 3600
 
     public func usage(account: String, window: QuotaWindow, now: Date, timeout: Duration? = nil) async throws(FleetStateError) -> QuotaWindowUsage? {
-        let start = window.start(containing: now), kind = window.rawValue
+        let oldest = window.oldestCountedBucket(at: now), kind = window.rawValue
         let logger = database.logger
         return try await database.call("quota usage", timeout: timeout) { client -> QuotaWindowUsage? in
             let rows = try await client.query("""
-                SELECT w.quota_limit, w.granted, count(l.id), COALESCE(sum(l.amount), 0)::bigint
-                FROM fleet_quota_windows w
-                LEFT JOIN fleet_quota_leases l
-                    ON l.account = w.account AND l.window_kind = w.window_kind AND l.window_start = w.window_start
-                WHERE w.account = \(account) AND w.window_kind = \(kind) AND w.window_start = \(start)
-                GROUP BY w.quota_limit, w.granted
+                SELECT a.quota_limit,
+                    (SELECT COALESCE(sum(b.granted), 0) FROM fleet_quota_buckets b
+                     WHERE b.account = a.account AND b.window_kind = a.window_kind AND b.bucket_start >= \(oldest))::bigint,
+                    (SELECT count(*) FROM fleet_quota_leases l WHERE l.account = a.account AND l.window_kind = a.window_kind),
+                    (SELECT COALESCE(sum(l.amount), 0) FROM fleet_quota_leases l
+                     WHERE l.account = a.account AND l.window_kind = a.window_kind)::bigint
+                FROM fleet_quota_accounts a
+                WHERE a.account = \(account) AND a.window_kind = \(kind)
                 """, logger: logger)
             var usage: QuotaWindowUsage?
             for try await (limit, granted, leases, amount) in rows.decode((Int, Int, Int, Int).self) {
@@ -53,14 +55,13 @@ extension FleetQuotaLeases {
     }
 
     /// Removes leases that expired before `now` without being given back (their amounts stay
-    /// spent) and windows that ended more than `endedWindowRetention` ago. Any replica may run
-    /// it; running it twice or concurrently is harmless.
+    /// spent) and buckets that stopped counting more than `endedBucketRetention` ago. Any
+    /// replica may run it; running it twice or concurrently is harmless.
     public func prune(now: Date, timeout: Duration? = nil) async throws(FleetStateError) -> QuotaPruning {
-        let nowMs = Int(now.timeIntervalSince1970 * 1000)
-        let nowSeconds = Int(now.timeIntervalSince1970 - Self.endedWindowRetention)
+        let nowMs = Self.milliseconds(now)
         let logger = database.logger
         return try await database.call("quota prune", timeout: timeout) { client in
-            var pruning = QuotaPruning(expiredLeases: 0, expiredAmount: 0, endedWindows: 0)
+            var pruning = QuotaPruning(expiredLeases: 0, expiredAmount: 0, endedBuckets: 0)
             let leases = try await client.query("""
                 WITH gone AS (DELETE FROM fleet_quota_leases WHERE expires_at_ms <= \(nowMs) RETURNING amount)
                 SELECT count(*), COALESCE(sum(amount), 0)::bigint FROM gone
@@ -70,15 +71,16 @@ extension FleetQuotaLeases {
                 pruning.expiredAmount = amount
             }
             for window in QuotaWindow.allCases {
-                let windows = try await client.query("""
+                let before = window.oldestCountedBucket(at: now) - Self.endedBucketRetention
+                let buckets = try await client.query("""
                     WITH gone AS (
-                        DELETE FROM fleet_quota_windows
-                        WHERE window_kind = \(window.rawValue) AND window_start + \(Int(window.seconds)) <= \(nowSeconds)
+                        DELETE FROM fleet_quota_buckets b
+                        WHERE b.window_kind = \(window.rawValue) AND b.bucket_start < \(before)
                         RETURNING 1
                     )
                     SELECT count(*) FROM gone
                     """, logger: logger)
-                for try await count in windows.decode(Int.self) { pruning.endedWindows += count }
+                for try await count in buckets.decode(Int.self) { pruning.endedBuckets += count }
             }
             return pruning
         }

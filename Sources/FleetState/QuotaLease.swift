@@ -6,18 +6,19 @@ public struct QuotaLease: Sendable, Hashable {
     public let id: UUID
     public let account: String
     public let window: QuotaWindow
-    public let windowStart: Int64
+    /// The bucket the grant is recorded in while the lease is held: its expiry's.
+    public let bucketStart: Int64
     public let amount: Int
-    /// The lease's expiry, never after the window's end.
+    /// The lease's expiry.
     public let usableUntil: Date
-    /// The fleet's total leased in this window after this grant (for logs and tests).
+    /// What counted in the window after this grant (for logs and tests).
     public let fleetGranted: Int
 
-    public init(id: UUID, account: String, window: QuotaWindow, windowStart: Int64, amount: Int, usableUntil: Date, fleetGranted: Int) {
+    public init(id: UUID, account: String, window: QuotaWindow, bucketStart: Int64, amount: Int, usableUntil: Date, fleetGranted: Int) {
         self.id = id
         self.account = account
         self.window = window
-        self.windowStart = windowStart
+        self.bucketStart = bucketStart
         self.amount = amount
         self.usableUntil = usableUntil
         self.fleetGranted = fleetGranted

@@ -10,11 +10,12 @@ public struct QuotaLeaseRequest: Sendable, Hashable {
     public var fleetSizeHint: Int
     /// The smallest useful grant (a message with five recipients wants five), if that much is left.
     public var atLeast: Int = 1
-    /// The largest grant. A replica that dies loses its outstanding lease for the rest of the
-    /// window, so long windows (a day) want a cap.
+    /// The largest grant. A replica that dies loses its outstanding lease for a window after
+    /// the lease's expiry, so long windows (a day) want a cap.
     public var maximumBlock: Int = .max
     /// How long the replica may spend from the lease before it must give back the rest and ask
-    /// again; so leftovers move to the replicas that are sending. Never past the window's end.
+    /// again; so leftovers move to the replicas that are sending. The grant counts until a
+    /// window after the lease ends, so short leases keep a message's count close to the window.
     public var duration: Duration = .seconds(30)
 
     public init(account: String, window: QuotaWindow, limit: Int, fleetSizeHint: Int) {

@@ -1,15 +1,19 @@
 import Foundation
 
-/// The per-account limits the fleet shares, as fixed windows aligned to UTC: a minute window
-/// starts at :00, an hour at the full hour, a day at 00:00 UTC. Every replica computes the same
-/// window from its wall clock, so a clock off by s seconds moves that replica's window edges by
-/// s (NTP keeps s far below a second). Fixed, not rolling: a leased block belongs to one window
-/// and becomes void when it ends.
+/// The per-account limits the fleet shares, as rolling windows like the local ones
+/// (`RollingWindowCounter`): each window is cut into 60 buckets aligned to the Unix epoch (1 s
+/// for the minute, 1 min for the hour, 24 min for the day), and what counts at an instant is
+/// the bucket holding it and the 60 before it. Every replica computes the same buckets from its
+/// wall clock, so a clock off by s seconds shifts that replica's view by s (NTP keeps s far
+/// below a second).
 public enum QuotaWindow: String, Sendable, Hashable, CaseIterable {
     case messagesPerMinute = "messages_minute"
     case messagesPerHour = "messages_hour"
     case messagesPerDay = "messages_day"
     case recipientsPerDay = "recipients_day"
+
+    /// As many as the local counters have, so the fleet and a lone replica err alike.
+    public static let buckets: Int64 = 60
 
     public var seconds: Int64 {
         switch self {
@@ -19,16 +23,21 @@ public enum QuotaWindow: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    /// The start, in seconds since the Unix epoch, of the window holding `date`.
-    public func start(containing date: Date) -> Int64 {
+    public var bucketSeconds: Int64 { seconds / Self.buckets }
+
+    /// The start, in seconds since the Unix epoch, of the bucket holding `date`.
+    public func bucket(containing date: Date) -> Int64 {
         let seconds = date.timeIntervalSince1970
         guard seconds.isFinite else { return 0 }
         let whole = Int64(max(-9e15, min(9e15, seconds.rounded(.down))))
-        let (quotient, remainder) = whole.quotientAndRemainder(dividingBy: self.seconds)
-        return (remainder < 0 ? quotient - 1 : quotient) * self.seconds
+        let (quotient, remainder) = whole.quotientAndRemainder(dividingBy: bucketSeconds)
+        return (remainder < 0 ? quotient - 1 : quotient) * bucketSeconds
     }
 
-    public func end(ofWindowStartingAt start: Int64) -> Date {
-        Date(timeIntervalSince1970: TimeInterval(start + seconds))
+    /// The oldest bucket that still counts at `date`: 60 buckets before the current one. So what
+    /// is recorded in bucket b counts until at least b + one bucket + the window, and at most one
+    /// bucket longer, never shorter than the window.
+    public func oldestCountedBucket(at date: Date) -> Int64 {
+        bucket(containing: date) - Self.buckets * bucketSeconds
     }
 }

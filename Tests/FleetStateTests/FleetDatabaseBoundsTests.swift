@@ -13,12 +13,12 @@ struct FleetDatabaseBoundsTests {
     static let now = FleetQuotaLeasesTests.now
     static let request = QuotaLeaseRequest(account: "sales@example.com", window: .messagesPerMinute, limit: 30, fleetSizeHint: 1)
 
-    /// Runs `body` while another session holds the lock on every quota window row.
+    /// Runs `body` while another session holds the lock every grant takes (the account's row).
     func whileWindowsLocked<T: Sendable>(_ url: FleetStateURL, _ body: () async throws -> T) async throws -> T {
         let server = try await PostgresTestServer.shared()
         return try await server.withAdminConnection(database: url.database) { connection, logger in
             try await connection.query("BEGIN", logger: logger)
-            try await connection.query("SELECT granted FROM fleet_quota_windows FOR UPDATE", logger: logger)
+            try await connection.query("SELECT quota_limit FROM fleet_quota_accounts FOR UPDATE", logger: logger)
             do {
                 let result = try await body()
                 try await connection.query("COMMIT", logger: logger)
@@ -35,7 +35,7 @@ struct FleetDatabaseBoundsTests {
         try await withMigratedFleet { url, databases async throws in
             let leases = FleetQuotaLeases(database: databases[0])
             let first = try #require(try await leases.lease(Self.request, now: Self.now))
-            #expect(try await leases.giveBack(QuotaLeaseBalance(first)))
+            #expect(try await leases.giveBack(QuotaLeaseBalance(first), now: Self.now))
 
             try await whileWindowsLocked(url) {
                 await #expect(throws: FleetStateError.timedOut(operation: "quota lease", after: .milliseconds(100))) {
@@ -58,7 +58,7 @@ struct FleetDatabaseBoundsTests {
             try await FleetSchema.migrate(database)
             let leases = FleetQuotaLeases(database: database)
             let first = try #require(try await leases.lease(Self.request, now: Self.now))
-            #expect(try await leases.giveBack(QuotaLeaseBalance(first)))
+            #expect(try await leases.giveBack(QuotaLeaseBalance(first), now: Self.now))
 
             let granted = try await whileWindowsLocked(url) {
                 let waiting = Task { try await leases.lease(Self.request, now: Self.now) }

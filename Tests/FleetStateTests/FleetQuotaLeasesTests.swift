@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Fleet quota leases", .enabled(if: PostgresTestServer.testsEnabled, postgresMissing))
 struct FleetQuotaLeasesTests {
-    /// 12:34:10 UTC: 50 s left in its minute.
+    /// 12:34:10 UTC, 10 s before a full minute: the fixed windows' edge.
     static let now = Date(timeIntervalSince1970: 1_795_000_450)
     static let account = "sales@example.com"
 
@@ -21,7 +21,7 @@ struct FleetQuotaLeasesTests {
             while let lease = try await leases.lease(Self.request(), now: Self.now) {
                 grants.append(lease.amount)
                 #expect(lease.fleetGranted == grants.reduce(0, +))
-                #expect(lease.windowStart == QuotaWindow.messagesPerMinute.start(containing: Self.now))
+                #expect(lease.bucketStart == Int64(Self.now.timeIntervalSince1970) + 30, "recorded at the lease's expiry")
             }
             #expect(grants == [10, 7, 5, 3, 2, 1, 1, 1])
             let usage = try await leases.usage(account: Self.account, window: .messagesPerMinute, now: Self.now)
@@ -82,7 +82,7 @@ struct FleetQuotaLeasesTests {
                     let tookOne = balance.spend(at: Self.now)
                     #expect(tookOne)
                     spent += 1
-                    #expect(try await leases.giveBack(balance))
+                    #expect(try await leases.giveBack(balance, now: Self.now))
                 }
                 return spent
             }
@@ -103,14 +103,66 @@ struct FleetQuotaLeasesTests {
             var balance = QuotaLeaseBalance(whole)
             let tookTwelve = balance.spend(12, at: Self.now)
             #expect(tookTwelve)
-            #expect(try await leases.giveBack(balance))
-            #expect(try await !leases.giveBack(balance))
+            #expect(try await leases.giveBack(balance, now: Self.now))
+            #expect(try await !leases.giveBack(balance, now: Self.now))
             request.fleetSizeHint = 1
             #expect(try await leases.lease(request, now: Self.now)?.amount == 18)
         }
     }
 
-    @Test("a replica that dies loses its outstanding lease: expired, pruned, still counted as spent until the window ends")
+    /// Leases all of a window of 30, spends `spend` of it at `at` and gives back the rest then.
+    static func spendAndGiveBack(_ leases: FleetQuotaLeases, _ spend: Int, at: Date, limit: Int = 30) async throws {
+        let lease = try #require(try await leases.lease(Self.request(limit, hint: 1), now: at))
+        var balance = QuotaLeaseBalance(lease)
+        let took = balance.spend(spend, at: at)
+        #expect(took)
+        #expect(try await leases.giveBack(balance, now: at))
+    }
+
+    @Test("rolling: what was spent at T still counts at T + 59 s and T + 60 s (a window), no longer at T + 61 s (a window and a bucket)")
+    func rolling() async throws {
+        try await withMigratedFleet { _, databases async throws in
+            let leases = FleetQuotaLeases(database: databases[0])
+            try await Self.spendAndGiveBack(leases, 30, at: Self.now)
+            for later in [1.0, 10.5, 59, 60.999] {
+                #expect(try await leases.lease(Self.request(hint: 1), now: Self.now.addingTimeInterval(later)) == nil, "free \(later) s later")
+            }
+            let usage = try await leases.usage(account: Self.account, window: .messagesPerMinute, now: Self.now.addingTimeInterval(60))
+            #expect(usage == QuotaWindowUsage(limit: 30, granted: 30, outstandingLeases: 0, outstandingAmount: 0))
+            #expect(try await leases.lease(Self.request(hint: 1), now: Self.now.addingTimeInterval(61))?.amount == 30)
+        }
+    }
+
+    @Test("rolling, not fixed: 30 spent just before a full minute leave nothing just after it")
+    func acrossTheFixedEdge() async throws {
+        try await withMigratedFleet { _, databases async throws in
+            let leases = FleetQuotaLeases(database: databases[0])
+            let beforeEdge = Self.now.addingTimeInterval(9.5), afterEdge = Self.now.addingTimeInterval(10.5)
+            try await Self.spendAndGiveBack(leases, 30, at: beforeEdge)
+            #expect(try await leases.lease(Self.request(hint: 1), now: afterEdge) == nil)
+        }
+    }
+
+    @Test("rollover: blocks spent at different times come back one by one as each leaves the window; a give-back frees its unused part at once")
+    func rollover() async throws {
+        try await withMigratedFleet { _, databases async throws in
+            let leases = FleetQuotaLeases(database: databases[0])
+            try await Self.spendAndGiveBack(leases, 10, at: Self.now)
+            let later = Self.now.addingTimeInterval(30)
+            #expect(try await leases.lease(Self.request(hint: 1), now: later)?.amount == 20, "the unused 20 came back at once")
+            let usage = try await leases.usage(account: Self.account, window: .messagesPerMinute, now: later)
+            #expect(usage == QuotaWindowUsage(limit: 30, granted: 30, outstandingLeases: 1, outstandingAmount: 20))
+            #expect(try await leases.lease(Self.request(hint: 1), now: Self.now.addingTimeInterval(60)) == nil)
+            #expect(try await leases.lease(Self.request(hint: 1), now: Self.now.addingTimeInterval(61))?.amount == 10)
+            // The 20 leased at T + 30 s were never given back: they count until a window and a
+            // bucket after their expiry (T + 60 s); then they are free again, while the 10 leased
+            // at T + 61 s still count.
+            #expect(try await leases.lease(Self.request(hint: 1), now: Self.now.addingTimeInterval(120.5)) == nil)
+            #expect(try await leases.lease(Self.request(hint: 1), now: Self.now.addingTimeInterval(121))?.amount == 20)
+        }
+    }
+
+    @Test("a replica that dies loses its outstanding lease: expired, pruned, still counted as spent until a window after its expiry")
     func deadReplica() async throws {
         try await withMigratedFleet(replicas: 2) { _, databases async throws in
             let a = FleetQuotaLeases(database: databases[0]), b = FleetQuotaLeases(database: databases[1])
@@ -129,7 +181,7 @@ struct FleetQuotaLeasesTests {
                 let tookAll = balance.spend(lease.amount, at: Self.now)
                 #expect(tookAll)
                 others += lease.amount
-                #expect(try await b.giveBack(balance))
+                #expect(try await b.giveBack(balance, now: Self.now))
             }
             #expect(others == 20)
 
@@ -138,30 +190,14 @@ struct FleetQuotaLeasesTests {
             #expect(pruned.expiredLeases == 1)
             #expect(pruned.expiredAmount == 10)
             #expect(try await b.lease(request, now: later) == nil)
-            #expect(try await !a.giveBack(stale), "a pruned lease was given back")
+            #expect(try await !a.giveBack(stale, now: later), "a pruned lease was given back")
             let usage = try await b.usage(account: Self.account, window: .messagesPerMinute, now: later)
             #expect(usage == QuotaWindowUsage(limit: 30, granted: 30, outstandingLeases: 0, outstandingAmount: 0))
 
-            let nextMinute = Self.now.addingTimeInterval(60)
-            #expect(try await b.lease(request, now: nextMinute)?.amount == 10)
-        }
-    }
-
-    @Test("a new window starts with the whole limit; a lease never outlives its window")
-    func rollover() async throws {
-        try await withMigratedFleet { _, databases async throws in
-            let leases = FleetQuotaLeases(database: databases[0])
-            var request = Self.request(hint: 1)
-            request.duration = .seconds(300)
-            let first = try #require(try await leases.lease(request, now: Self.now))
-            #expect(first.amount == 30)
-            #expect(first.usableUntil == Date(timeIntervalSince1970: 1_795_000_500))
-            #expect(try await leases.lease(request, now: Self.now.addingTimeInterval(49)) == nil)
-            let second = try #require(try await leases.lease(request, now: Self.now.addingTimeInterval(50)))
-            #expect(second.amount == 30)
-            #expect(second.windowStart == first.windowStart + 60)
-            let old = try await leases.usage(account: Self.account, window: .messagesPerMinute, now: Self.now)
-            #expect(old?.granted == 30)
+            // The others' 20 (given back at T) are free at T + 61 s; the lost 10 only at its
+            // expiry (T + 20 s) + 61 s.
+            #expect(try await b.lease(request, now: Self.now.addingTimeInterval(80.9))?.amount == 7, "a third of the 20 left")
+            #expect(try await b.lease(request, now: Self.now.addingTimeInterval(81))?.amount == 8, "a third of 30 - 7")
         }
     }
 
@@ -178,8 +214,8 @@ struct FleetQuotaLeasesTests {
         }
     }
 
-    @Test("pruning removes windows only an hour after they ended, and keeps current ones")
-    func pruneWindows() async throws {
+    @Test("pruning removes buckets only an hour after they stopped counting, and keeps current ones")
+    func pruneBuckets() async throws {
         try await withMigratedFleet { _, databases async throws in
             let leases = FleetQuotaLeases(database: databases[0])
             for window in QuotaWindow.allCases {
@@ -187,11 +223,12 @@ struct FleetQuotaLeasesTests {
                 request.duration = .seconds(1)
                 _ = try await leases.lease(request, now: Self.now)
             }
-            let minuteEnd = Self.now.addingTimeInterval(50)
-            #expect(try await leases.prune(now: minuteEnd.addingTimeInterval(3599)).endedWindows == 0)
-            #expect(try await leases.prune(now: minuteEnd.addingTimeInterval(3600)).endedWindows == 1)
-            #expect(try await leases.usage(account: Self.account, window: .messagesPerHour, now: Self.now) != nil)
-            #expect(try await leases.usage(account: Self.account, window: .messagesPerMinute, now: Self.now) == nil)
+            // The minute's grant sits in the bucket of T + 1 s and counts until T + 62 s.
+            let stopped = Self.now.addingTimeInterval(62)
+            #expect(try await leases.prune(now: stopped.addingTimeInterval(3599)).endedBuckets == 0)
+            #expect(try await leases.prune(now: stopped.addingTimeInterval(3600)).endedBuckets == 1)
+            #expect(try await leases.usage(account: Self.account, window: .messagesPerMinute, now: Self.now)?.granted == 0)
+            #expect(try await leases.usage(account: Self.account, window: .messagesPerHour, now: Self.now)?.granted == 10)
         }
     }
 }

@@ -46,3 +46,28 @@ struct PostgresTestServerTests {
         await #expect(throws: (any Error).self) { try await server.makeDatabase() }
     }
 }
+
+@Suite("PostgreSQL test server, stopped and restarted", .enabled(if: PostgresTestServer.testsEnabled, postgresMissing))
+struct PostgresTestServerRestartTests {
+    @Test("stopServer() refuses connections; restartServer() serves the same data on the same port")
+    func stopAndRestart() async throws {
+        let server = try await PostgresTestServer.start()
+        defer { server.stop() }
+        let database = try await server.makeDatabase()
+        try await server.withAdminConnection(database: database) { connection, logger in
+            // The server runs with synchronous_commit off; an immediate stop would lose the commit.
+            try await connection.query("SET synchronous_commit = on", logger: logger)
+            try await connection.query("CREATE TABLE kept (value int)", logger: logger)
+            try await connection.query("INSERT INTO kept VALUES (4711)", logger: logger)
+        }
+        try await server.stopServer()
+        await #expect(throws: (any Error).self) { try await server.makeDatabase() }
+        try await server.restartServer()
+        let values = try await server.withAdminConnection(database: database) { connection, logger in
+            var values: [Int] = []
+            for try await value in try await connection.query("SELECT value FROM kept", logger: logger).decode(Int.self) { values.append(value) }
+            return values
+        }
+        #expect(values == [4711])
+    }
+}

@@ -4,21 +4,21 @@ import Testing
 
 @Suite("Quota windows and lease balances")
 struct QuotaWindowTests {
-    @Test("windows are aligned to UTC: the minute, the full hour, midnight", arguments: [
-        (QuotaWindow.messagesPerMinute, 1_795_000_450.0, Int64(1_795_000_440)),
-        (.messagesPerMinute, 1_795_000_440.0, 1_795_000_440),
-        (.messagesPerMinute, 1_795_000_439.999, 1_795_000_380),
-        (.messagesPerHour, 1_795_000_450.0, 1_794_999_600),
-        (.messagesPerDay, 1_795_000_450.0, 1_794_960_000),
-        (.recipientsPerDay, 1_795_000_450.0, 1_794_960_000),
-        (.messagesPerMinute, -1.0, -60),
+    @Test("buckets are a sixtieth of the window, aligned to the epoch; 60 buckets before the current one still count", arguments: [
+        (QuotaWindow.messagesPerMinute, 1_795_000_450.7, Int64(1_795_000_450)),
+        (.messagesPerMinute, -0.5, -1),
+        (.messagesPerHour, 1_795_000_450.0, 1_795_000_440),
+        (.messagesPerHour, 1_795_000_439.999, 1_795_000_380),
+        (.messagesPerDay, 1_795_000_450.0, 1_795_000_320),
+        (.recipientsPerDay, 1_795_000_450.0, 1_795_000_320),
     ])
-    func alignment(window: QuotaWindow, seconds: Double, start: Int64) {
-        #expect(window.start(containing: Date(timeIntervalSince1970: seconds)) == start)
-        #expect(window.end(ofWindowStartingAt: start) == Date(timeIntervalSince1970: Double(start + window.seconds)))
+    func buckets(window: QuotaWindow, seconds: Double, bucket: Int64) {
+        let date = Date(timeIntervalSince1970: seconds)
+        #expect(window.bucket(containing: date) == bucket)
+        #expect(window.oldestCountedBucket(at: date) == bucket - window.seconds)
     }
 
-    static let lease = QuotaLease(id: UUID(), account: "a@example.com", window: .messagesPerMinute, windowStart: 0,
+    static let lease = QuotaLease(id: UUID(), account: "a@example.com", window: .messagesPerMinute, bucketStart: 0,
                                   amount: 3, usableUntil: Date(timeIntervalSince1970: 30), fleetGranted: 3)
 
     @Test("a balance spends what it holds until it expires, and refunds only what it spent")

@@ -92,24 +92,32 @@ extension PostgresTestServer {
         let log = directory + "/postgres.log"
         for attempt in 1...5 {
             let port = try freePort()
-            let arguments = ["-D", directory + "/data", "-p", "\(port)", "-k", directory + "/socket",
-                             "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                             // Throwaway data: no durability, less disk traffic on a busy CI machine.
-                             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-            let server = try process(try command(binaries.postgres, arguments, as: account), log: log)
-            try server.run()
-            let pidFile = directory + "/data/postmaster.pid"
-            let settled = await eventually(within: .seconds(120), every: .milliseconds(20)) {
-                !server.isRunning || isReady(pidFile: pidFile, port: port)
-            }
-            if settled, server.isRunning { return port }
+            let (settled, running) = try await launch(directory: directory, binaries: binaries, account: account, port: port, log: log)
+            if settled, running { return port }
             let text = tail(of: log)
-            if server.isRunning { server.terminate() }
-            guard !server.isRunning, text.contains("could not bind") || text.contains("already in use"), attempt < 5 else {
+            guard !running, text.contains("could not bind") || text.contains("already in use"), attempt < 5 else {
                 throw PostgresTestServerError.failed(settled ? "postgres exited" : "postgres did not become ready", log: text)
             }
         }
         throw PostgresTestServerError.failed("postgres found no free port", log: tail(of: log))
+    }
+
+    /// Runs postgres on `port` until it is ready or has exited; one that does neither is terminated.
+    static func launch(directory: String, binaries: PostgresBinaries, account: (uid: uid_t, gid: gid_t)?,
+                       port: Int, log: String) async throws -> (settled: Bool, running: Bool) {
+        let arguments = ["-D", directory + "/data", "-p", "\(port)", "-k", directory + "/socket",
+                         "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                         // Throwaway data: no durability, less disk traffic on a busy CI machine.
+                         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        let server = try process(try command(binaries.postgres, arguments, as: account), log: log)
+        try server.run()
+        let pidFile = directory + "/data/postmaster.pid"
+        let settled = await eventually(within: .seconds(120), every: .milliseconds(20)) {
+            !server.isRunning || isReady(pidFile: pidFile, port: port)
+        }
+        if settled, server.isRunning { return (true, true) }
+        if server.isRunning { server.terminate() }
+        return (settled, server.isRunning)
     }
 
     /// postmaster.pid's fourth line is the port, its eighth the status ("ready" once it accepts).
@@ -128,14 +136,22 @@ extension PostgresTestServer {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw PostgresTestServerError.system("socket", errno) }
         defer { close(fd) }
+        guard bindLoopback(fd, port: 0) == 0 else { throw PostgresTestServerError.system("bind", errno) }
         var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw PostgresTestServerError.system("bind", errno) }
         let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         guard named == 0 else { throw PostgresTestServerError.system("getsockname", errno) }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// bind(2) to 127.0.0.1:port (0: a free one); its result, errno set on failure.
+    static func bindLoopback(_ fd: Int32, port: Int) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
 }

@@ -28,6 +28,8 @@ public final class PostgresTestServer: Sendable {
     public let account: (uid: uid_t, gid: gid_t)?
     let binaries: PostgresBinaries
     private let janitor: FileHandle
+    /// Holds the port while the server is stopped (`stopServer`).
+    let portReservation = PortReservation()
 
     private init(port: Int, password: String, directory: String, account: (uid: uid_t, gid: gid_t)?, binaries: PostgresBinaries, janitor: FileHandle) {
         self.port = port
