@@ -6,21 +6,24 @@ import ServiceLifecycle
 
 /// How a replica joins a fleet (`--state-url`).
 public struct FleetSettings: Sendable {
-    public var url: FleetStateURL
+    /// The database, its replica ID (unique per process) and its bounds: `operationTimeout` is
+    /// also the longest a message waits for a lease.
+    public var database: FleetDatabaseConfiguration
     /// Replicas expected: a lease is about 1/N of what is left, and while the database is away
-    /// a replica admits limit / N per window. Errs low by default, so a fleet larger than the
-    /// hint sends less during an outage, never more than N times the limit.
+    /// a replica admits limit / N per window. Errs high by default, so a fleet smaller than the
+    /// hint sends less during an outage, and one up to that size never more than the limit.
     public var fleetSizeHint = 10
     /// `/readyz` fails while the database is away; by default it only says so (the relay keeps
     /// relaying under the local share, which is the point of the fallback).
     public var readinessRequiresDatabase = false
-    /// Names this replica in lease rows; unique per process.
-    public var replicaID: String
-    public var databaseCallTimeout: Duration = .milliseconds(50)
+    /// The wall clock leases and buckets are counted in; tests freeze it.
+    public var now: @Sendable () -> Date = { Date() }
+
+    public var url: FleetStateURL { database.url }
+    public var replicaID: String { database.replicaID }
 
     public init(url: FleetStateURL, replicaID: String = FleetSettings.defaultReplicaID()) {
-        self.url = url
-        self.replicaID = replicaID
+        database = FleetDatabaseConfiguration(url: url, replicaID: replicaID)
     }
 
     /// Host name (the pod's name in Kubernetes), process ID and a random suffix: a restarted
@@ -49,12 +52,11 @@ final class FleetRuntime: Service, Sendable {
 
     init(settings: FleetSettings, logger: Logger) {
         self.settings = settings
-        var configuration = FleetDatabaseConfiguration(url: settings.url, replicaID: settings.replicaID)
-        configuration.operationTimeout = settings.databaseCallTimeout
-        database = FleetDatabase(configuration: configuration, logger: logger)
+        database = FleetDatabase(configuration: settings.database, logger: logger)
         var quotaConfiguration = FleetQuotaConfiguration(fleetSizeHint: settings.fleetSizeHint)
-        quotaConfiguration.maximumWait = settings.databaseCallTimeout
-        quota = FleetQuota(leases: FleetQuotaLeases(database: database), configuration: quotaConfiguration, logger: logger)
+        quotaConfiguration.maximumWait = settings.database.operationTimeout
+        quota = FleetQuota(leases: FleetQuotaLeases(database: database), configuration: quotaConfiguration, logger: logger,
+                           now: settings.now)
         self.logger = logger
     }
 

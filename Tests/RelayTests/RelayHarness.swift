@@ -264,3 +264,33 @@ struct RunningRuntime: Sendable {
         _ = await task.result
     }
 }
+
+extension RelayHarness {
+    /// `count` more proxies started as this one was (same accounts, settings and sandbox): a
+    /// fleet's other replicas. `body` gets their SMTP ports; they are always stopped after,
+    /// through graceful shutdown as SIGTERM would. `sameStateOnly`: this harness's own proxy
+    /// is stopped first, so the replicas are a restarted fleet rather than more of it.
+    func withReplicas<T>(_ count: Int, sameStateOnly: Bool = false, _ body: ([Int]) async throws -> T) async throws -> T {
+        if sameStateOnly {
+            await running.beginShutdown()
+            await running.stopped()
+        }
+        var settings = settings
+        settings.server.port = 0
+        var started: [(ProxyRuntime, RunningRuntime)] = []
+        do {
+            for _ in 0..<count {
+                let runtime = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
+                started.append((runtime, RunningRuntime(runtime, logger: logger)))
+            }
+        } catch {
+            for (_, running) in started { await running.beginShutdown(); await running.stopped() }
+            throw error
+        }
+        let replicas = started
+        return try await withTeardown(setUp: { replicas.map { $0.0.server.port } }, tearDown: { _ in
+            for (_, running) in replicas { await running.beginShutdown() }
+            for (_, running) in replicas { await running.stopped() }
+        }, body)
+    }
+}
