@@ -20,10 +20,11 @@ public struct FleetSettings: Sendable {
     public var now: @Sendable () -> Date = { Date() }
 
     public var url: FleetStateURL { database.url }
-    public var replicaID: String { database.replicaID }
 
-    public init(url: FleetStateURL, replicaID: String = FleetSettings.defaultReplicaID()) {
-        database = FleetDatabaseConfiguration(url: url, replicaID: replicaID)
+    /// `replicaID` nil: each runtime started from these settings names itself (two in one
+    /// process are two replicas, as in the tests).
+    public init(url: FleetStateURL, replicaID: String? = nil) {
+        database = FleetDatabaseConfiguration(url: url, replicaID: replicaID ?? "")
     }
 
     /// Host name (the pod's name in Kubernetes), process ID and a random suffix: a restarted
@@ -52,7 +53,9 @@ final class FleetRuntime: Service, Sendable {
 
     init(settings: FleetSettings, logger: Logger) {
         self.settings = settings
-        database = FleetDatabase(configuration: settings.database, logger: logger)
+        var configuration = settings.database
+        if configuration.replicaID.isEmpty { configuration.replicaID = FleetSettings.defaultReplicaID() }
+        database = FleetDatabase(configuration: configuration, logger: logger)
         var quotaConfiguration = FleetQuotaConfiguration(fleetSizeHint: settings.fleetSizeHint)
         quotaConfiguration.maximumWait = settings.database.operationTimeout
         quota = FleetQuota(leases: FleetQuotaLeases(database: database), configuration: quotaConfiguration, logger: logger,
@@ -88,18 +91,25 @@ final class FleetRuntime: Service, Sendable {
 
     func run() async throws {
         let database = database, quota = quota
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await database.run() }
+        // Detached from the service's task: PostgresClient ends its run at graceful shutdown by
+        // itself, and the leases must still go back after that.
+        let pool = Task.detached { await database.run() }
+        await withTaskCancellationHandler {
             _ = try? await cancelWhenGracefulShutdown { [self] in
                 await withDiscardingTaskGroup { upkeep in
                     upkeep.addTask { await self.migrateUntilCurrent() }
                     upkeep.addTask { await self.maintainLeases() }
                 }
             }
-            // Not cancelled with this task: the give-back must reach the database.
+            // A task of its own: a give-back must not be cut short by this task's cancellation.
+            let before = quota.statistics.givenBack
             await Task { await quota.shutdown() }.value
-            group.cancelAll()
+            logger.info("fleet leases given back", metadata: ["leases": "\(quota.statistics.givenBack - before)"])
+        } onCancel: {
+            pool.cancel()
         }
+        pool.cancel()
+        await pool.value
     }
 
     private func migrateUntilCurrent() async {

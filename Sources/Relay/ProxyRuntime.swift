@@ -52,7 +52,7 @@ public final class ProxyRuntime: Service, Sendable {
         }()
         if let fleet {
             logger.notice("fleet mode: account limits are shared through the state database", metadata: [
-                "state_url": "\(fleet.settings.url)", "replica": "\(fleet.settings.replicaID)",
+                "state_url": "\(fleet.settings.url)", "replica": "\(fleet.database.configuration.replicaID)",
                 "fleet_size_hint": "\(fleet.settings.fleetSizeHint)",
             ])
             // Before the first message where it can be; `run` retries when the database is away.

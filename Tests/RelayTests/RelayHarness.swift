@@ -141,6 +141,12 @@ final class RelayHarness: Sendable {
         await running.beginShutdown()
     }
 
+    /// SIGTERM's path to its end: the proxy has released everything (the sandbox runs on).
+    func stopProxy() async {
+        await running.beginShutdown()
+        await running.stopped()
+    }
+
     fileprivate func stop() async {
         for client in clients.withLockedValue({ $0 }) { client.connection.close() }
         await running.beginShutdown()
@@ -268,13 +274,8 @@ struct RunningRuntime: Sendable {
 extension RelayHarness {
     /// `count` more proxies started as this one was (same accounts, settings and sandbox): a
     /// fleet's other replicas. `body` gets their SMTP ports; they are always stopped after,
-    /// through graceful shutdown as SIGTERM would. `sameStateOnly`: this harness's own proxy
-    /// is stopped first, so the replicas are a restarted fleet rather than more of it.
-    func withReplicas<T>(_ count: Int, sameStateOnly: Bool = false, _ body: ([Int]) async throws -> T) async throws -> T {
-        if sameStateOnly {
-            await running.beginShutdown()
-            await running.stopped()
-        }
+    /// through graceful shutdown as SIGTERM would.
+    func withReplicas<T>(_ count: Int, _ body: ([Int]) async throws -> T) async throws -> T {
         var settings = settings
         settings.server.port = 0
         var started: [(ProxyRuntime, RunningRuntime)] = []
