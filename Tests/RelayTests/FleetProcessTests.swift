@@ -12,41 +12,94 @@ import Testing
 /// read from a mounted file. Real clocks: the 100 messages take seconds, the window a minute.
 @Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: PostgresTestServer.testsEnabled, "PostgreSQL is not installed"))
 struct FleetProcessTests {
-    @Test("three serve processes, max_messages_per_minute 30: 100 messages across them, exactly 30 relayed")
-    func threeProcessesShareTheMinuteLimit() async throws {
+    /// One account (`fleet@example.com`, max_messages_per_minute 30) in a mounted Secret, a
+    /// sandbox, a fresh database and its URL in a file.
+    struct Deployment {
+        let sandbox: SandboxProvider
+        let server: PostgresTestServer
+        let url: FleetStateURL
+        let work: URL
+        let accounts: String
+        let urlFile: URL
+        let password: String
+
+        func writeURL(password: String, to file: URL) throws {
+            try Data("postgres://\(url.user):\(password)@\(url.host):\(url.port)/\(url.database)?sslmode=disable\n".utf8).write(to: file)
+        }
+    }
+
+    static func withDeployment(_ body: (Deployment) async throws -> Void) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let group = MultiThreadedEventLoopGroup.singleton
         let server = try await PostgresTestServer.shared()
         let url = FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
                                 database: try await server.makeDatabase(), sslMode: .disable)
-        let sandbox = try await SandboxProvider.start(SandboxProvider.Configuration(), group: group, logger: logger)
+        let sandbox = try await SandboxProvider.start(SandboxProvider.Configuration(), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         let sandboxTask = Task { try await sandbox.run() }
-        defer { Task { await sandbox.close(); _ = await sandboxTask.result } }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work.appendingPathComponent("secret"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        let caFile = try sandbox.writeCertificate(toDirectory: work.path)
-        let secret = (clientSecret: "cs-\(UUID().uuidString)", refreshToken: "rt-\(UUID().uuidString)", password: "pw-\(UUID().uuidString)")
-        sandbox.issuer.register(email: "fleet@example.com", clientID: "client-fleet", clientSecret: secret.clientSecret,
-                                refreshToken: secret.refreshToken)
-        var mount = SecretMount(root: work.appendingPathComponent("secret"))
-        try mount.update(["fleet.json": """
-            {"account_id": "fleet", "email": "fleet@example.com", "provider": "custom", "client_id": "client-fleet",
-             "client_secret": "\(secret.clientSecret)", "refresh_token": "\(secret.refreshToken)", "password": "\(secret.password)",
-             "token_url": "\(sandbox.tokenURL)", "smtp_host": "127.0.0.1", "smtp_port": \(sandbox.smtpPort), "tls_ca_file": "\(caFile)",
-             "max_messages_per_minute": 30}
-            """])
-        // The URL holds the password: a file, as the chart mounts it, never an argument.
-        let urlFile = work.appendingPathComponent("state-url")
-        try Data("postgres://\(url.user):\(server.password)@\(url.host):\(url.port)/\(url.database)?sslmode=disable\n".utf8).write(to: urlFile)
+        do {
+            try FileManager.default.createDirectory(at: work.appendingPathComponent("secret"), withIntermediateDirectories: true)
+            let caFile = try sandbox.writeCertificate(toDirectory: work.path)
+            let secret = (clientSecret: "cs-\(UUID().uuidString)", refreshToken: "rt-\(UUID().uuidString)", password: "pw-\(UUID().uuidString)")
+            sandbox.issuer.register(email: "fleet@example.com", clientID: "client-fleet", clientSecret: secret.clientSecret,
+                                    refreshToken: secret.refreshToken)
+            var mount = SecretMount(root: work.appendingPathComponent("secret"))
+            try mount.update(["fleet.json": """
+                {"account_id": "fleet", "email": "fleet@example.com", "provider": "custom", "client_id": "client-fleet",
+                 "client_secret": "\(secret.clientSecret)", "refresh_token": "\(secret.refreshToken)", "password": "\(secret.password)",
+                 "token_url": "\(sandbox.tokenURL)", "smtp_host": "127.0.0.1", "smtp_port": \(sandbox.smtpPort), "tls_ca_file": "\(caFile)",
+                 "max_messages_per_minute": 30}
+                """])
+            // The URL holds the password: a file, as the chart mounts it, never an argument.
+            let deployment = Deployment(sandbox: sandbox, server: server, url: url, work: work, accounts: mount.path,
+                                        urlFile: work.appendingPathComponent("state-url"), password: secret.password)
+            try deployment.writeURL(password: server.password, to: deployment.urlFile)
+            try await body(deployment)
+        } catch {
+            await sandbox.close()
+            _ = await sandboxTask.result
+            throw error
+        }
+        await sandbox.close()
+        _ = await sandboxTask.result
+    }
 
+    @Test("check --state-url-file: the database's state, and a refused login exits 3 without the password")
+    func checkReportsTheDatabase() async throws {
+        try await Self.withDeployment { deployment in
+            let fresh = try await Binary.run(["check", "--accounts-dir", deployment.accounts, "--state-url-file", deployment.urlFile.path])
+            #expect(fresh.status == 0, "\(fresh.stdout)\(fresh.stderr)")
+            #expect(fresh.stdout.contains("state database postgres://postgres:<redacted>@127.0.0.1:\(deployment.url.port)/\(deployment.url.database)?sslmode=disable: reachable; no schema yet"),
+                    "\(fresh.stdout)")
+
+            let wrong = deployment.work.appendingPathComponent("wrong-url")
+            try deployment.writeURL(password: "not-the-password", to: wrong)
+            let refused = try await Binary.run(["check", "--accounts-dir", deployment.accounts, "--state-url-file", wrong.path, "--json"])
+            #expect(refused.status == 3)
+            #expect(refused.stdout.contains(#""state_database":{"url":"postgres://postgres:<redacted>@"#), "\(refused.stdout)")
+            #expect(refused.stdout.contains(#""passed":false"#))
+            #expect(refused.stdout.contains(#""token":"ok""#))
+            #expect(!(refused.stdout + refused.stderr).contains("not-the-password"))
+        }
+    }
+
+    @Test("three serve processes, max_messages_per_minute 30: 100 messages across them, exactly 30 relayed")
+    func threeProcessesShareTheMinuteLimit() async throws {
+        try await Self.withDeployment { deployment in
+            try await Self.threeProcesses(deployment)
+        }
+    }
+
+    static func threeProcesses(_ deployment: Deployment) async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let (sandbox, server, work, urlFile) = (deployment.sandbox, deployment.server, deployment.work, deployment.urlFile)
         let readOnlyRoot = AsDeployed.canMakeReadOnlyRoot
         var replicas: [ServeProcessTests.ServeProcess] = []
         defer { for replica in replicas { replica.stop() } }
         for _ in 0..<3 {
             replicas.append(try await ServeProcessTests.ServeProcess.start(
-                ["serve", "--accounts-dir", mount.path, "--state-url-file", urlFile.path, "--fleet-size-hint", "3", "--log-level", "info"],
+                ["serve", "--accounts-dir", deployment.accounts, "--state-url-file", urlFile.path, "--fleet-size-hint", "3", "--log-level", "info"],
                 in: work, readOnlyRoot: readOnlyRoot ? [] : nil))
         }
         for replica in replicas {
@@ -56,7 +109,7 @@ struct FleetProcessTests {
         var clients: [TestSMTPClient] = []
         for replica in replicas {
             let client = try await TestSMTPClient.connect(port: replica.smtpPort, group: group)
-            #expect(try await client.login("fleet@example.com", secret.password).code == 235)
+            #expect(try await client.login("fleet@example.com", deployment.password).code == 235)
             clients.append(client)
         }
         var relayed = 0
