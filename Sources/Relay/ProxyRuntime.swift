@@ -44,7 +44,9 @@ public final class ProxyRuntime: Service, Sendable {
     /// returns, `run` must be called: it is what releases everything.
     public static func start(_ settings: Configuration, directory: AccountDirectory, companions: Companions = .init(),
                              group: any EventLoopGroup, logger: Logger) async throws -> ProxyRuntime {
-        let fleet = settings.fleet.map { FleetRuntime(settings: $0, logger: logger) }
+        // A dry run must not spend the real fleet's quota on messages nobody receives.
+        if settings.dryRun, settings.fleet != nil { logger.warning("dry run: --state-url is ignored") }
+        let fleet = settings.dryRun ? nil : settings.fleet.map { FleetRuntime(settings: $0, logger: logger) }
         let configuration = {
             var configuration = settings
             configuration.resilience.fleetQuota = fleet?.quota
