@@ -13,6 +13,9 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "Replicas expected in the fleet: while the state database is away, each replica sends at most limit / N per window.")
     var fleetSizeHint = 10
 
+    @Option(help: "Milliseconds a message waits, at most, on the state database (a lease call); past it the held leases and the local share decide.")
+    var stateTimeoutMs = 50
+
     @Flag(help: "Fail /readyz while the state database is away (by default it is named in /readyz's reasons and the relay keeps relaying under the local share).")
     var fleetReadinessRequiresDatabase = false
 
@@ -33,9 +36,11 @@ struct FleetOptions: ParsableArguments {
     func apply(to settings: inout ProxyRuntime.Configuration) throws {
         guard let url = try url() else { return }
         guard fleetSizeHint >= 1 else { throw StartupFailure.configuration("--fleet-size-hint: must be at least 1") }
+        guard (1...60_000).contains(stateTimeoutMs) else { throw StartupFailure.configuration("--state-timeout-ms: must be 1 to 60000") }
         var fleet = FleetSettings(url: url)
         fleet.fleetSizeHint = fleetSizeHint
         fleet.readinessRequiresDatabase = fleetReadinessRequiresDatabase
+        fleet.database.operationTimeout = .milliseconds(stateTimeoutMs)
         settings.fleet = fleet
     }
 }
