@@ -99,7 +99,10 @@ struct FleetProcessTests {
         defer { for replica in replicas { replica.stop() } }
         for _ in 0..<3 {
             replicas.append(try await ServeProcessTests.ServeProcess.start(
-                ["serve", "--accounts-dir", deployment.accounts, "--state-url-file", urlFile.path, "--fleet-size-hint", "3", "--log-level", "info"],
+                ["serve", "--accounts-dir", deployment.accounts, "--state-url-file", urlFile.path, "--fleet-size-hint", "3", "--log-level", "info",
+                 // A loaded CI machine can take longer than the 50 ms default for a lease call,
+                 // and a replica that gives up sends under its local share, outside the exact count.
+                 "--state-timeout-ms", "10000"],
                 in: work, readOnlyRoot: readOnlyRoot ? [] : nil))
         }
         for replica in replicas {
