@@ -55,6 +55,23 @@ struct FleetTokenSharingTests {
         }
     }
 
+    @Test("a token the upstream refused is not taken from the store again: the replica refreshes, and shares the new one")
+    func refusedTokenIsReplaced() async throws {
+        try await withMigratedFleet(replicas: 2) { _, databases async throws in
+            try await TokenFleet.with { fleet in
+                let a = fleet.replica(databases[0]), b = fleet.replica(databases[1])
+                let first = try await a.accessToken(forKey: Self.email)
+                #expect(try await b.accessToken(forKey: Self.email).value == first.value)
+                let replacement = try await b.accessToken(forKey: Self.email, replacing: first)
+                #expect(replacement.value != first.value)
+                #expect(fleet.refreshes == 2)
+                // A learns of the refusal later and finds B's token in the store.
+                #expect(try await a.accessToken(forKey: Self.email, replacing: first).value == replacement.value)
+                #expect(fleet.refreshes == 2)
+            }
+        }
+    }
+
     @Test("a rotated refresh token published by one replica is used by another after the first is gone")
     func rotatedRefreshTokenOutlivesItsReplica() async throws {
         try await withMigratedFleet(replicas: 2) { _, databases async throws in
