@@ -14,8 +14,7 @@ struct FleetTokenOutageTests {
     func outage() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
-        let url = FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                                database: try await server.makeDatabase(), sslMode: .disable)
+        let url = try await freshStateURL(on: server)
         try await withReplicas(url, count: 2) { databases in
             try await FleetSchema.migrate(databases[0])
             try await TokenFleet.with { fleet in

@@ -92,6 +92,13 @@ final class TokenFleet: Sendable {
     }
 }
 
+/// A migrated database with `replicas` handles on it, and the sandbox's fleet.
+func withTokenFleet(replicas: Int = 2, _ body: (TokenFleet, [FleetDatabase]) async throws -> Void) async throws {
+    try await withMigratedFleet(replicas: replicas) { _, databases async throws in
+        try await TokenFleet.with { fleet in try await body(fleet, databases) }
+    }
+}
+
 enum FleetTokenTestMath {
     static func seconds(_ duration: Duration) -> TimeInterval {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
