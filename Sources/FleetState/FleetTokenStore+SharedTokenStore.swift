@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import OAuth2
 
@@ -42,6 +43,16 @@ extension FleetTokenStore: SharedTokenStore {
 
     public func adoptMounted(key: String, mountedRefreshToken: String) async throws -> Int64 {
         try await adoptMounted(forKey: key, fingerprint: Self.fingerprint(ofMounted: mountedRefreshToken))
+    }
+
+    /// For a client secret, a MAC under the state key instead of the cache key's per-process
+    /// digest: the same in every replica of the fleet (which shares the key), and still no
+    /// help to whoever reads the table or the logs in guessing the secret.
+    public func sharedKey(forCacheKey key: String, credentials: OAuth2Credentials) -> String {
+        guard case .clientCredentials(.secret(let secret)) = credentials.grant else { return key }
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(secret.utf8), using: self.key.key)
+        let scope = credentials.scope ?? OAuth2Defaults.microsoftClientCredentialsScope
+        return "client_credentials \(credentials.clientID) \(credentials.tokenURL) scope=\(scope) secret-mac:" + Self.hex(Array(mac).prefix(8))
     }
 
     static func duration(_ seconds: TimeInterval) -> Duration {

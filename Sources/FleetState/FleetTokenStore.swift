@@ -180,7 +180,11 @@ public final class FleetTokenStore: Sendable {
     /// SHA-256 of a mounted refresh token, in hex: the row says which mounted token its rotated
     /// one descends from without holding it.
     public static func fingerprint(ofMounted refreshToken: String) -> String {
-        SHA256.hash(data: Array(refreshToken.utf8)).map { byte in
+        hex(Array(SHA256.hash(data: Array(refreshToken.utf8))))
+    }
+
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()

@@ -25,6 +25,15 @@ public protocol SharedTokenStore: Sendable {
     /// The operator mounted another refresh token than the row was derived from: the mounted one
     /// wins, and the row's tokens (descendants of the old one) are dropped. The new generation.
     func adoptMounted(key: String, mountedRefreshToken: String) async throws -> Int64
+
+    /// The row's key for a cache key: the same in every replica for the same credentials. A cache
+    /// key is not always (a client secret's digest is salted per process, see
+    /// `OAuth2Credentials.tokenCacheKey`).
+    func sharedKey(forCacheKey key: String, credentials: OAuth2Credentials) -> String
+}
+
+extension SharedTokenStore {
+    public func sharedKey(forCacheKey key: String, credentials: OAuth2Credentials) -> String { key }
 }
 
 /// A row as one replica reads it.

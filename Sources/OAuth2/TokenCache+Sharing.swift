@@ -13,7 +13,7 @@ extension TokenCache {
     /// are bounded by the store. A store that fails or answers too late costs one bounded call,
     /// then this replica refreshes by itself, as it would without a store.
     func refreshShared(_ launch: Launch, sharing: TokenSharing, logger: Logger) async -> SharedOutcome {
-        let store = sharing.store, key = launch.key
+        let store = sharing.store, key = store.sharedKey(forCacheKey: launch.key, credentials: launch.credentials)
         let plan = SharedRefreshPlan(margin: configuration.expiryMargin, refused: launch.refused)
         let deadline = now() + sharing.maximumWait
         var credentials = launch.credentials
@@ -42,8 +42,8 @@ extension TokenCache {
                 case .takeLease(let seen):
                     step = plan.afterLease(try await store.takeRefreshLease(key: key, seenGeneration: seen, holding: sharing.leaseDuration))
                 case .refresh(let generation):
-                    return await refreshAndPublish(launch, credentials: credentials, adopted: adopted, generation: generation,
-                                                   store: store, logger: logger)
+                    return await refreshAndPublish(launch, key: key, credentials: credentials, adopted: adopted,
+                                                   generation: generation, store: store, logger: logger)
                 case .poll(let after):
                     baseline = after
                     // Unstructured flight tasks are never cancelled: a throwing sleep just polls sooner.
@@ -64,7 +64,7 @@ extension TokenCache {
 
     /// The lease is this replica's: refresh, then publish with the refresh token the token came
     /// with, in one statement, since a rotating provider has just invalidated the one sent.
-    private func refreshAndPublish(_ launch: Launch, credentials: OAuth2Credentials, adopted: String?, generation: Int64,
+    private func refreshAndPublish(_ launch: Launch, key: String, credentials: OAuth2Credentials, adopted: String?, generation: Int64,
                                    store: any SharedTokenStore, logger: Logger) async -> SharedOutcome {
         let startedAt = now()
         let result = await refreshAlone(credentials, logger: logger)
@@ -77,11 +77,11 @@ extension TokenCache {
                                              lifetime: fetched.token.expiresAt - startedAt),
                     refreshToken: refreshToken == launch.mountedRefreshToken ? nil : refreshToken,
                     mountedRefreshToken: launch.mountedRefreshToken)
-                if try await !store.publish(key: launch.key, token: publication, generation: generation) {
+                if try await !store.publish(key: key, token: publication, generation: generation) {
                     logger.notice("refreshed token not shared: the refresh lease passed to another replica meanwhile")
                 }
             case .failure:
-                try await store.releaseRefreshLease(key: launch.key)
+                try await store.releaseRefreshLease(key: key)
             }
         } catch {
             sharedStore(reachable: false, error: error)

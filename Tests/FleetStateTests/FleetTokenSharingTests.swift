@@ -4,6 +4,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import OAuth2
 import PostgresTestSupport
+import Sandbox
 import TestSupport
 import Testing
 
@@ -129,6 +130,29 @@ struct FleetTokenSharingTests {
             // B's row now opens under B's key only.
             #expect(try await fleet.store(databases[1], key: TokenFleet.otherStateKey).record(forKey: Self.email)?.accessToken == token.value)
             #expect(try await fleet.store(databases[0]).record(forKey: Self.email)?.accessToken == nil)
+        }
+    }
+
+    @Test("app-only tokens with a client secret share one row although each process salts its cache key differently")
+    func clientSecretCredentialsShareOneRow() async throws {
+        try await withTokenFleet { fleet, databases in
+            fleet.issuer.registerClientCredentials(email: Self.email, clientID: "app-client", clientSecret: "app-secret")
+            let app = OAuth2Credentials(tokenURL: fleet.endpoint.url, clientID: "app-client",
+                                        grant: .clientCredentials(.secret("app-secret")), scope: "https://mail.example/.default")
+            let a = fleet.replica(databases[0], registering: (app, "process-1 salted key"))
+            let b = fleet.replica(databases[1], registering: (app, "process-2 salted key"))
+            let first = try await a.accessToken(forKey: "process-1 salted key")
+            #expect(try await b.accessToken(forKey: "process-2 salted key").value == first.value)
+            #expect(fleet.issuer.tokenRequestCount(grantType: SandboxGrantType.clientCredentials) == 1)
+
+            let store = fleet.store(databases[0])
+            let key = store.sharedKey(forCacheKey: "process-1 salted key", credentials: app)
+            #expect(!key.contains("app-secret"))
+            #expect(try await store.record(forKey: key)?.accessToken == first.value)
+            var otherSecret = app
+            otherSecret.grant = .clientCredentials(.secret("another-secret"))
+            #expect(store.sharedKey(forCacheKey: "k", credentials: otherSecret) != key)
+            #expect(store.sharedKey(forCacheKey: "k", credentials: fleet.credentials()) == "k")
         }
     }
 }

@@ -73,7 +73,8 @@ final class TokenFleet: Sendable {
     /// One replica's cache on `database`, registered with the mounted token. A nil database is a
     /// replica without a shared store. `polls` counts the waits between the store's reads.
     func replica(_ database: FleetDatabase?, key: StateKey = TokenFleet.stateKey, timeout: Duration? = nil,
-                 transport: (any TokenHTTPTransport)? = nil, mounted: String = TokenFleet.mounted, polls: NIOLockedValueBox<Int>? = nil, logger: Logger = quietLogger) -> TokenCache {
+                 transport: (any TokenHTTPTransport)? = nil, mounted: String = TokenFleet.mounted,
+                 registering: (credentials: OAuth2Credentials, cacheKey: String)? = nil, polls: NIOLockedValueBox<Int>? = nil, logger: Logger = quietLogger) -> TokenCache {
         var configuration = RefreshTokenGrant.Configuration()
         configuration.requestTimeout = .seconds(60)
         configuration.maxAttempts = 1
@@ -87,7 +88,8 @@ final class TokenFleet: Sendable {
                          })
         }
         let cache = TokenCache(grant: grant, now: { [self] in clock.now }, logger: logger, sharing: sharing)
-        cache.setCredentials(credentials(refreshToken: mounted), forKey: Self.email)
+        let registration = registering ?? (credentials(refreshToken: mounted), Self.email)
+        cache.setCredentials(registration.credentials, forKey: registration.cacheKey)
         return cache
     }
 }
