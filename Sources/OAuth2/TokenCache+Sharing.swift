@@ -1,6 +1,23 @@
 import Logging
 
 extension TokenCache {
+    /// `setCredentials` for a fleet replica with a `--state-dir`: `credentials` hold the mounted
+    /// refresh token, which the shared store compares with the one its row descends from, and
+    /// refreshes start from `resumingFrom` (the rotated descendant kept under the state directory)
+    /// until the store hands out a newer one. Without sharing, passing the resolved credentials
+    /// to `setCredentials` does the same.
+    public func setCredentials(_ credentials: OAuth2Credentials, forKey key: String, label: String? = nil, resumingFrom refreshToken: String?) {
+        setCredentials(credentials, forKey: key, label: label)
+        guard let refreshToken else { return }
+        state.withLockedValue { state in
+            // Once a refresh ran, the cache's own refresh token is newer than any file.
+            guard var account = state.accounts[key], account.configured == credentials, !account.launched,
+                  account.current.usesRefreshToken else { return }
+            account.current.refreshToken = refreshToken
+            state.accounts[key] = account
+        }
+    }
+
     struct SharedOutcome {
         var result: Result<Refreshed, TokenError>
         var issuedAt: ContinuousClock.Instant

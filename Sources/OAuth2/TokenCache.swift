@@ -36,7 +36,7 @@ public final class TokenCache: Sendable {
     let sharing: TokenSharing?
     /// Whether the shared store answered last time: its failures are logged once per change.
     let sharedStoreReachable = NIOLockedValueBox(true)
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
     private let onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)?
     private let onRefresh: (@Sendable (_ key: String, _ label: String?, _ outcome: Result<Void, TokenError>) -> Void)?
 
@@ -293,7 +293,7 @@ public final class TokenCache: Sendable {
 // MARK: - State
 
 extension TokenCache {
-    private enum Request {
+    enum Request {
         case fresh
         case force
         case replacing(String)
@@ -315,7 +315,7 @@ extension TokenCache {
 
     typealias Refreshed = (token: AccessToken, newRefreshToken: String?)
 
-    private struct CachedToken {
+    struct CachedToken {
         var token: AccessToken
         /// After this the token is no longer handed out.
         var freshUntil: ContinuousClock.Instant
@@ -336,19 +336,19 @@ extension TokenCache {
         }
     }
 
-    private struct Waiter {
+    struct Waiter {
         var continuation: CheckedContinuation<Result<AccessToken, TokenError>, Never>
         var request: Request
     }
 
-    private struct Flight {
+    struct Flight {
         var key: String
         var waiters: [UInt64: Waiter]
         /// The token the refresh is meant to replace, as a fallback if the refresh fails transiently.
         var previous: AccessToken?
     }
 
-    private struct Account {
+    struct Account {
         /// As last given to `setCredentials`; compared to tell a real change from a repeat.
         var configured: OAuth2Credentials
         /// What the next refresh sends: `configured` with the latest rotated refresh token.
@@ -376,7 +376,7 @@ extension TokenCache {
         var firstFlight: Bool
     }
 
-    private struct State {
+    struct State {
         var accounts: [String: Account] = [:]
         var flights: [UInt64: Flight] = [:]
         private var lastID: UInt64 = 0
