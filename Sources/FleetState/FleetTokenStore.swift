@@ -16,8 +16,11 @@ import PostgresNIO
 /// ```
 /// let store = FleetTokenStore(database: database, key: try StateKey(contentsOf: path), logger: logger)
 /// TokenCache(grant: …, sharing: TokenSharing(store: store, maximumWait: tokenRequestTimeout), …)
+/// tokens.setCredentials(mounted, forKey: key, label: provider, resumingFrom: stateDirRefreshToken)
 /// ```
-/// and register accounts with their mounted credentials (`setCredentials`).
+/// Accounts are registered with their mounted credentials, whose refresh token the row's
+/// `mounted_fingerprint` is compared with; `resumingFrom` is what `--state-dir` kept (nil without
+/// one), used until the store hands out a newer one. `FleetSchema.migrate` must have run.
 ///
 /// **Reading** costs nothing per message: a replica keeps the token in its `TokenCache` until
 /// its early-expiry margin, and reads the row only then (one bounded call).

@@ -51,7 +51,6 @@ extension TokenCache {
             take(row)
             sharedStore(reachable: true)
             var step = plan.afterRead(row)
-            var baseline: Int64 = 0
             while true {
                 switch step {
                 case .use(let token):
@@ -62,12 +61,11 @@ extension TokenCache {
                     return await refreshAndPublish(launch, key: key, credentials: credentials, adopted: adopted,
                                                    generation: generation, store: store, logger: logger)
                 case .poll(let after):
-                    baseline = after
                     // Unstructured flight tasks are never cancelled: a throwing sleep just polls sooner.
                     try? await sharing.sleep(sharing.pollInterval)
                     let polled = try await store.read(key: key, mountedRefreshToken: launch.mountedRefreshToken)
                     take(polled)
-                    step = plan.afterPoll(polled, baseline: baseline, now: now(), deadline: deadline)
+                    step = plan.afterPoll(polled, baseline: after, now: now(), deadline: deadline)
                 case .refreshAlone:
                     logger.info("no token from the replica holding the refresh lease: refreshing alone")
                     return await alone(credentials, adopted: adopted, logger: logger)
