@@ -49,6 +49,7 @@ public enum FleetSchema {
             "CREATE INDEX IF NOT EXISTS fleet_quota_leases_expiry ON fleet_quota_leases (expires_at_ms)",
         ],
         rollingQuotaMigration,
+        tokensMigration,
     ]
 
     public struct Migration: Sendable, Hashable {

@@ -7,9 +7,9 @@ import Testing
 /// Why the database tests did not run, shown by `swift test` next to each skipped test.
 let postgresMissing: Comment = "PostgreSQL's initdb/postgres/pg_ctl are not on PATH nor in /usr/lib/postgresql/*/bin; XOAUTH2_PROXY_REQUIRE_POSTGRES=1 turns this skip into a failure"
 
-/// A fresh database on the shared test server, as a state URL with the password.
-func freshStateURL() async throws -> FleetStateURL {
-    let server = try await PostgresTestServer.shared()
+/// A fresh database on the shared test server (or `server`), as a state URL with the password.
+func freshStateURL(on server: PostgresTestServer? = nil) async throws -> FleetStateURL {
+    let server = if let server { server } else { try await PostgresTestServer.shared() }
     let database = try await server.makeDatabase()
     return FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
                          database: database, sslMode: .disable)
