@@ -34,6 +34,9 @@ public final class TokenCache: Sendable {
     let now: @Sendable () -> ContinuousClock.Instant
     let logger: Logger
     let sharing: TokenSharing?
+    /// Whether refreshes go through the fleet's store (then accounts register with their mounted
+    /// credentials and `setCredentials(_:forKey:label:resumingFrom:)`).
+    public var sharesRefreshes: Bool { sharing != nil }
     /// Whether the shared store answered last time: its failures are logged once per change.
     let sharedStoreReachable = NIOLockedValueBox(true)
     let state = NIOLockedValueBox(State())

@@ -16,6 +16,9 @@ public struct FleetSettings: Sendable {
     /// `/readyz` fails while the database is away; by default it only says so (the relay keeps
     /// relaying under the local share, which is the point of the fallback).
     public var readinessRequiresDatabase = false
+    /// `--state-key-file`: with it, access tokens and rotated refresh tokens are shared too,
+    /// encrypted; without it nothing secret is written to the database.
+    public var stateKey: StateKey?
     /// The wall clock leases and buckets are counted in; tests freeze it.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -42,6 +45,8 @@ final class FleetRuntime: Service, Sendable {
     let settings: FleetSettings
     let database: FleetDatabase
     let quota: FleetQuota
+    /// Nil without a state key.
+    let tokenStore: FleetTokenStore?
     private let schema = NIOLockedValueBox<SchemaState>(.unknown)
     private let logger: Logger
 
@@ -55,11 +60,13 @@ final class FleetRuntime: Service, Sendable {
         self.settings = settings
         var configuration = settings.database
         if configuration.replicaID.isEmpty { configuration.replicaID = FleetSettings.defaultReplicaID() }
-        database = FleetDatabase(configuration: configuration, logger: logger)
+        let database = FleetDatabase(configuration: configuration, logger: logger)
+        self.database = database
         var quotaConfiguration = FleetQuotaConfiguration(fleetSizeHint: settings.fleetSizeHint)
         quotaConfiguration.maximumWait = settings.database.operationTimeout
         quota = FleetQuota(leases: FleetQuotaLeases(database: database), configuration: quotaConfiguration, logger: logger,
                            now: settings.now)
+        tokenStore = settings.stateKey.map { FleetTokenStore(database: database, key: $0, logger: logger) }
         self.logger = logger
     }
 
