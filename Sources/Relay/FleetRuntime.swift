@@ -19,6 +19,8 @@ public struct FleetSettings: Sendable {
     /// `--state-key-file`: with it, access tokens and rotated refresh tokens are shared too,
     /// encrypted; without it nothing secret is written to the database.
     public var stateKey: StateKey?
+    /// The longest the leases' give-back may hold up shutdown.
+    public var shutdownGiveBackLimit: Duration = .seconds(5)
     /// The wall clock leases and buckets are counted in; tests freeze it.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -109,8 +111,19 @@ final class FleetRuntime: Service, Sendable {
                 }
             }
             // A task of its own: a give-back must not be cut short by this task's cancellation.
+            // Bounded as a whole: with the database away every call waits its bound, and a
+            // thousand accounts' leases must not outlast the pod's grace period. What is not
+            // given back expires, counted as spent: safe, only slower for the others.
             let before = quota.statistics.givenBack
-            await Task { await quota.shutdown() }.value
+            let limit = settings.shutdownGiveBackLimit
+            await Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await quota.shutdown() }
+                    group.addTask { try? await Task.sleep(for: limit) }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }.value
             logger.info("fleet leases given back", metadata: ["leases": "\(quota.statistics.givenBack - before)"])
         } onCancel: {
             pool.cancel()
