@@ -75,9 +75,12 @@ public final class FleetQuota: Sendable {
         let decision: FleetQuotaDecision = slots.withLockedValue { slots in
             var parts: [FleetQuotaSpend.Part] = []
             var localShare = 0, fromLeases = 0
-            for (window, limit) in limits.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where limit > 0 {
+            for window in QuotaWindow.decisionOrder {
+                guard let limit = limits[window], limit > 0 else { continue }
                 let key = SlotKey(account: account, window: window)
-                var slot = slots[key] ?? FleetQuotaSlot(window: window, limit: limit)
+                // Taken out while it is changed: a copy left in the dictionary would make the
+                // first change to its leases copy them (this runs for every message).
+                var slot = slots.removeValue(forKey: key) ?? FleetQuotaSlot(window: window, limit: limit)
                 slot.limit = limit
                 defer { slots[key] = slot }
                 if let id = slot.spendFromLease(count, at: now) {

@@ -30,17 +30,25 @@ struct FleetQuotaSlot: Sendable {
         return nil
     }
 
-    /// What the held leases still allow at `now`.
-    func available(at now: Date) -> Int {
-        leases.filter { $0.isUsable(at: now) }.reduce(0) { $0 + $1.unused }
+    /// What the held leases still allow at `now`, and how many of them are usable. A loop, not
+    /// `filter`: it runs for every message.
+    func usable(at now: Date) -> (leases: Int, available: Int) {
+        var count = 0, available = 0
+        for balance in leases where balance.isUsable(at: now) {
+            count += 1
+            available += balance.unused
+        }
+        return (count, available)
     }
 
     /// Whether to ask for the next lease before this one runs out.
     func wantsRefill(at now: Date, below fraction: Double) -> Bool {
-        guard refill == nil, leases.filter({ $0.isUsable(at: now) }).count < Self.maximumLeases else { return false }
+        guard refill == nil else { return false }
+        let (count, available) = usable(at: now)
+        guard count < Self.maximumLeases else { return false }
         if let exhaustedUntil, now < exhaustedUntil { return false }
         let last = leases.last?.lease.amount ?? 0
-        return Double(available(at: now)) <= Double(last) * fraction || available(at: now) == 0
+        return Double(available) <= Double(last) * fraction || available == 0
     }
 
     /// Takes out the leases to give back: expired, used up, or untouched since `idleSince`

@@ -12,6 +12,10 @@ public enum QuotaWindow: String, Sendable, Hashable, CaseIterable {
     case messagesPerDay = "messages_day"
     case recipientsPerDay = "recipients_day"
 
+    /// The order a message's windows are decided in, fixed so that the same window is named
+    /// when several refuse.
+    static let decisionOrder = allCases.sorted { $0.rawValue < $1.rawValue }
+
     /// As many as the local counters have, so the fleet and a lone replica err alike.
     public static let buckets: Int64 = 60
 
