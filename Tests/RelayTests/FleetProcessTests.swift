@@ -39,7 +39,7 @@ struct FleetProcessTests {
         }
     }
 
-    static func withDeployment(tokenLifetime: Duration = .seconds(3600), perMinute: Int = 30,
+    static func withDeployment(tokenLifetime: Duration = .seconds(3600), perMinute: Int = 30, perDay: Int = 0,
                                _ body: (Deployment) async throws -> Void) async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -63,7 +63,7 @@ struct FleetProcessTests {
                 {"account_id": "fleet", "email": "fleet@example.com", "provider": "custom", "client_id": "client-fleet",
                  "client_secret": "\(secret.clientSecret)", "refresh_token": "\(secret.refreshToken)", "password": "\(secret.password)",
                  "token_url": "\(sandbox.tokenURL)", "smtp_host": "127.0.0.1", "smtp_port": \(sandbox.smtpPort), "tls_ca_file": "\(caFile)",
-                 "max_messages_per_minute": \(perMinute)}
+                 "max_messages_per_minute": \(perMinute), "max_messages_per_day": \(perDay)}
                 """])
             // The URL holds the password: a file, as the chart mounts it, never an argument.
             let deployment = Deployment(sandbox: sandbox, server: server, url: url, work: work, accounts: mount.path,
@@ -144,17 +144,7 @@ struct FleetProcessTests {
         let replicas = try await startReplicas(3, deployment)
         defer { for replica in replicas { replica.stop() } }
         let clients = try await Self.clients(replicas, deployment)
-        var relayed = 0
-        var refused: [String] = []
-        for index in 0..<100 {
-            let replies = try await clients[index % 3].send(to: ["a@example.net"], message: "Subject: \(index)\r\n\r\nx\r\n")
-            if replies.last?.code == 250 {
-                relayed += 1
-            } else if let first = replies.first {
-                refused.append("\(first.code) \(first.enhancedStatus ?? "")")
-            }
-        }
-        for client in clients { await client.quit() }
+        let (relayed, refused) = try await Self.send(100, over: clients)
         #expect(relayed == 30)
         #expect(sandbox.store.messages.count == 30)
         #expect(refused.count == 70 && refused.allSatisfy { $0 == "451 4.7.1" }, "\(Set(refused))")
@@ -238,6 +228,43 @@ struct FleetProcessTests {
             #expect(deployment.sandbox.issuer.issuedTokenCount() > before)
             #expect(!second[0].log.contains("invalid_grant"))
             await b.quit()
+        }
+    }
+
+    /// Sends `count` messages round-robin over `clients`; how many were relayed, and the first
+    /// reply of each refused one.
+    static func send(_ count: Int, over clients: [TestSMTPClient]) async throws -> (relayed: Int, refused: [String]) {
+        var relayed = 0
+        var refused: [String] = []
+        for index in 0..<count {
+            let replies = try await clients[index % clients.count].send(to: ["a@example.net"], message: "Subject: \(index)\r\n\r\nx\r\n")
+            if replies.last?.code == 250 {
+                relayed += 1
+            } else if let first = replies.first {
+                refused.append("\(first.code) \(first.enhancedStatus ?? "")")
+            }
+        }
+        for client in clients { await client.quit() }
+        return (relayed, refused)
+    }
+
+    @Test("max_messages_per_day 30 across a restart of all three: 20 before SIGTERM, then 80 more let exactly 10 through")
+    func threeProcessesKeepTheDayAcrossARestart() async throws {
+        try await Self.withDeployment(perMinute: 0, perDay: 30) { deployment in
+            let first = try await Self.startReplicas(3, deployment)
+            defer { for replica in first { replica.stop() } }
+            let before = try await Self.send(20, over: try await Self.clients(first, deployment))
+            #expect(before.relayed == 20)
+            // Every replica stops (leases given back) before any starts again.
+            for replica in first { replica.signal(SIGTERM) }
+            for replica in first { #expect(await eventually { !replica.process.isRunning }) }
+
+            let second = try await Self.startReplicas(3, deployment)
+            defer { for replica in second { replica.stop() } }
+            let after = try await Self.send(80, over: try await Self.clients(second, deployment))
+            #expect(after.relayed == 10)
+            #expect(after.refused.count == 70 && after.refused.allSatisfy { $0 == "451 4.7.1" }, "\(Set(after.refused))")
+            #expect(deployment.sandbox.store.messages.count == 30)
         }
     }
 }
