@@ -78,45 +78,23 @@ public final class FleetQuota: Sendable {
             for window in QuotaWindow.decisionOrder {
                 guard let limit = limits[window], limit > 0 else { continue }
                 let key = SlotKey(account: account, window: window)
-                // Taken out while it is changed: a copy left in the dictionary would make the
-                // first change to its leases copy them (this runs for every message).
-                var slot = slots.removeValue(forKey: key) ?? FleetQuotaSlot(window: window, limit: limit)
-                slot.limit = limit
-                defer { slots[key] = slot }
-                if let id = slot.spendFromLease(count, at: now) {
+                // Changed in place (the dictionary's modify accessor): a copy taken out and
+                // written back would make every spend copy the slot's leases, once per message.
+                let outcome = decide(&slots[key, default: FleetQuotaSlot(window: window, limit: limit)], key: key, limit: limit,
+                                     count: count, now: now, connected: connected, attempt: attempt, mayWait: mayWait)
+                switch outcome {
+                case .lease(let id):
                     parts.append(.init(key: key, lease: id, bucket: window.bucket(containing: now)))
                     fromLeases += 1
-                    if (connected || attempt), slot.wantsRefill(at: now, below: configuration.refillBelow) {
-                        slot.refill = startRefill(key)
-                    }
-                    continue
-                }
-                let exhausted = slot.exhaustedUntil.map { now < $0 } ?? false
-                if exhausted {
+                case .localShare:
+                    parts.append(.init(key: key, lease: nil, bucket: window.bucket(containing: now)))
+                    localShare += 1
+                case .wait(let refill):
+                    refills.append(refill)
+                case .refused:
                     Self.undo(parts, count: count, in: &slots)
                     return .refused(window)
                 }
-                if (connected || attempt), slot.wantsRefill(at: now, below: configuration.refillBelow) {
-                    slot.refill = startRefill(key)
-                }
-                if connected {
-                    if mayWait, let refill = slot.refill {
-                        refills.append(refill)
-                        continue
-                    }
-                    // Reachable, but others took what was granted meanwhile: the local share
-                    // is for a database that is away, not a way around the fleet's count.
-                    Self.undo(parts, count: count, in: &slots)
-                    return .refused(window)
-                }
-                guard slot.sent.count(at: now) + count <= configuration.localShare(of: limit) else {
-                    Self.undo(parts, count: count, in: &slots)
-                    return .refused(window)
-                }
-                slot.sent.add(count, at: now)
-                slot.lastSpend = now
-                parts.append(.init(key: key, lease: nil, bucket: window.bucket(containing: now)))
-                localShare += 1
             }
             if !refills.isEmpty {
                 Self.undo(parts, count: count, in: &slots)
@@ -130,6 +108,37 @@ public final class FleetQuota: Sendable {
         }
         if case .refused = decision { counters.withLockedValue { $0.refused += 1 } }
         return decision
+    }
+
+    private enum WindowOutcome {
+        case lease(UUID)
+        case localShare
+        case wait(Task<Void, Never>)
+        case refused
+    }
+
+    /// One window of one message: from a held lease, else (the database away) the local
+    /// share, else a wait for the lease asked for, else refused. Starts a refill when due.
+    private func decide(_ slot: inout FleetQuotaSlot, key: SlotKey, limit: Int, count: Int, now: Date,
+                        connected: Bool, attempt: Bool, mayWait: Bool) -> WindowOutcome {
+        slot.limit = limit
+        let mayAsk = connected || attempt
+        if let id = slot.spendFromLease(count, at: now) {
+            if mayAsk, slot.wantsRefill(at: now, below: configuration.refillBelow) { slot.refill = startRefill(key) }
+            return .lease(id)
+        }
+        if let exhaustedUntil = slot.exhaustedUntil, now < exhaustedUntil { return .refused }
+        if mayAsk, slot.wantsRefill(at: now, below: configuration.refillBelow) { slot.refill = startRefill(key) }
+        if connected {
+            if mayWait, let refill = slot.refill { return .wait(refill) }
+            // Reachable, but others took what was granted meanwhile: the local share is for a
+            // database that is away, not a way around the fleet's count.
+            return .refused
+        }
+        guard slot.sent.count(at: now) + count <= configuration.localShare(of: limit) else { return .refused }
+        slot.sent.add(count, at: now)
+        slot.lastSpend = now
+        return .localShare
     }
 
     /// Takes back what a message took: refunded, or refused by another of its windows. A lease
