@@ -77,7 +77,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Relay", dependencies: [
-            "SMTPCore", "SMTPNIO", "Sockets", "Accounts", "OAuth2", "Resilience", "StateStore", "Ops",
+            "SMTPCore", "SMTPNIO", "Sockets", "Accounts", "OAuth2", "Resilience", "StateStore", "Ops", "FleetState",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -207,6 +207,7 @@ let package = Package(
         ]),
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "Ops", "XOAuth2ProxyCLI", "TestSupport",
+            "FleetState", "PostgresTestSupport",
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

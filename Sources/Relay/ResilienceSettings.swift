@@ -24,5 +24,9 @@ public struct ResilienceSettings: Sendable {
     public var credentialsBreaker = CircuitBreaker.Configuration(
         failureThreshold: 3, coolDown: ExponentialBackoff(initial: .seconds(300), maximum: .seconds(3600)))
 
+    /// Where the pushbacks above are shared with the other replicas of a fleet (`--state-url`);
+    /// nil: they stay this replica's.
+    public var fleetPushbacks: FleetPushbackBridge?
+
     public init() {}
 }
