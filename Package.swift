@@ -126,7 +126,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "XOAuth2ProxyCLI", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator", "Resilience", "SMTPNIO",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator", "Resilience", "SMTPNIO", "FleetState",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

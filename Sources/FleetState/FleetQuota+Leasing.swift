@@ -66,6 +66,8 @@ extension FleetQuota {
     /// Gives back every held lease: at shutdown, so that the other replicas get the rest now
     /// rather than a window after the leases' expiry.
     public func shutdown() async {
+        // A lease granted after this would be held by nobody until it expires, counted as spent.
+        for refill in slots.withLockedValue({ $0.values.compactMap(\.refill) }) { await refill.value }
         let now = now()
         await giveBack(retire(at: now, idleSince: nil), at: now)
     }

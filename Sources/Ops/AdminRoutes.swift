@@ -62,13 +62,15 @@ struct AdminRouter: Sendable {
     }()
 
     static func readinessResponse(_ readiness: Readiness) -> AdminResponse {
-        guard !readiness.ready else { return .json(.ok, #"{"status":"ready"}"#) }
-        var json = #"{"status":"not ready","reasons":["#
+        if readiness.ready, readiness.reasons.isEmpty { return .json(.ok, #"{"status":"ready"}"#) }
+        // Ready with reasons: something is degraded that the operator chose not to fail on
+        // (the fleet database away, say); the probe passes and a human can still read why.
+        var json = readiness.ready ? #"{"status":"ready","reasons":["# : #"{"status":"not ready","reasons":["#
         for (index, reason) in readiness.reasons.enumerated() {
             if index > 0 { json += "," }
             JSONText.appendString(reason, to: &json)
         }
-        return .json(.serviceUnavailable, json + "]}")
+        return .json(readiness.ready ? .ok : .serviceUnavailable, json + "]}")
     }
 
     /// The path without query or fragment; scrapers and probes sometimes add `?...`.

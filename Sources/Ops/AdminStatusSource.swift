@@ -15,7 +15,8 @@ extension AdminStatusSource {
 
 public struct Readiness: Sendable, Equatable {
     public var ready: Bool
-    /// Short, human-readable causes (e.g. "no account has usable credentials"); empty when ready.
+    /// Short, human-readable causes (e.g. "no account has usable credentials"); when ready, what
+    /// is degraded without failing readiness (usually nothing).
     public var reasons: [String]
 
     public init(ready: Bool, reasons: [String] = []) {

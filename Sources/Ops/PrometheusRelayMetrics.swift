@@ -17,6 +17,7 @@ public final class PrometheusRelayMetrics: RelayMetrics {
     private let reloads: [ProxyMetrics.ConfigReloadResult: Counter]
     private let idle, busy, connectionsMax: Gauge
     private let accounts: [ProxyMetrics.AccountState: Gauge]
+    private let fleet: FleetMetricSeries
     /// `--metrics-per-account`: those series resolve through the registry on each message
     /// (its lock, not a global one), as there can be thousands of them.
     private let perAccount: Bool
@@ -25,6 +26,7 @@ public final class PrometheusRelayMetrics: RelayMetrics {
     public init(registry: PrometheusCollectorRegistry, tokenProviders: [String] = [], perAccount: Bool = false) {
         self.registry = registry
         self.perAccount = perAccount
+        self.fleet = FleetMetricSeries(registry: registry)
         func counter(_ name: String, _ labels: [(String, String)] = []) -> Counter {
             registry.makeCounter(descriptor: Self.descriptor(name), labels: labels)
         }
@@ -128,5 +130,9 @@ public final class PrometheusRelayMetrics: RelayMetrics {
 
     public func setAccounts(_ counts: [ProxyMetrics.AccountState: Int]) {
         for (state, gauge) in accounts { gauge.set(to: Double(counts[state] ?? 0)) }
+    }
+
+    public func setFleet(_ snapshot: FleetMetricsSnapshot) {
+        fleet.update(snapshot)
     }
 }

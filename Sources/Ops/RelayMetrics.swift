@@ -21,6 +21,12 @@ public protocol RelayMetrics: Sendable {
     func setUpstreamConnections(idle: Int, busy: Int, max: Int)
     /// Accounts per state, at scrape time; a state missing from `counts` has none.
     func setAccounts(_ counts: [ProxyMetrics.AccountState: Int])
+    /// The fleet's quota figures, at scrape time; only replicas with `--state-url` call it.
+    func setFleet(_ snapshot: FleetMetricsSnapshot)
+}
+
+extension RelayMetrics {
+    public func setFleet(_ snapshot: FleetMetricsSnapshot) {}
 }
 
 /// For what runs without metrics (`demo`, `check`, most tests).

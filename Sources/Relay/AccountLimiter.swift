@@ -1,4 +1,5 @@
 import Accounts
+import FleetState
 import Logging
 import NIOConcurrencyHelpers
 import Resilience
@@ -8,6 +9,8 @@ import Resilience
 /// not accept the message, the counts.
 struct Admission {
     var reservation: MessageReservation
+    /// What it took of the fleet's quotas, with `--state-url`.
+    var fleet: FleetAdmission?
 }
 
 /// One account's brakes: its configured sending limits, and what the provider told us about it
@@ -19,6 +22,8 @@ final class AccountLimiter: Sendable {
     let slowDown: BackoffGate
     /// Opens after repeated AUTH refusals with fresh tokens.
     let credentials: CircuitBreaker
+    /// The fleet's count of the same limits, with `--state-url`; the local windows still apply.
+    let fleet: FleetAccountQuota?
     private let settings: ResilienceSettings
     private let pausedUntil: NIOLockedValueBox<ContinuousClock.Instant?>
 
@@ -26,6 +31,7 @@ final class AccountLimiter: Sendable {
     /// slots too unless the limit changed; its credentials verdict only if the credentials did not.
     init(account: Account, settings: ResilienceSettings, logger: Logger, previous: (limiter: AccountLimiter, credentialsChanged: Bool)? = nil) {
         let limits = account.limits
+        fleet = FleetAccountQuota(settings.fleetQuota, account: account)
         let quotaLimits = QuotaLimits(messagesPerMinute: limits.messagesPerMinute, messagesPerHour: limits.messagesPerHour,
                                       messagesPerDay: limits.messagesPerDay, recipientsPerDay: limits.recipientsPerDay)
         if let previous {
@@ -55,33 +61,61 @@ final class AccountLimiter: Sendable {
         self.settings = settings
     }
 
-    /// MAIL FROM's answer when it needs no wait; nil when a concurrency slot must be waited for
-    /// (then `admit()`), which a session on an event loop does off the loop.
+    /// MAIL FROM's answer when it needs no wait; nil when a concurrency slot or a fleet lease
+    /// must be waited for (then `admit()`), which a session on an event loop does off the loop.
     func admitNow() -> Result<Admission, RelayFailure>? {
         let reservation: MessageReservation
         switch reserveMessage() {
         case .failure(let failure): return .failure(failure)
         case .success(let reserved): reservation = reserved
         }
+        var fleetAdmission: FleetAdmission?
+        if let fleet {
+            switch fleet.trySpendMessage() {
+            case .granted(let spend): fleetAdmission = FleetAdmission(message: spend)
+            case .refused(let window):
+                quota.refund(reservation)
+                return .failure(.accountLimit(fleet.refusal(window)))
+            case .pending:
+                quota.refund(reservation)
+                return nil
+            }
+        }
         guard concurrency.tryAcquire() else {
             quota.refund(reservation)
+            if let fleetAdmission { fleet?.refund(fleetAdmission.message) }
             return nil
         }
-        return .success(Admission(reservation: reservation))
+        return .success(Admission(reservation: reservation, fleet: fleetAdmission))
     }
 
-    /// Called at MAIL FROM. Waits (bounded) only for a concurrency slot; every other limit answers at once.
+    /// Called at MAIL FROM. Waits (bounded) only for a concurrency slot and a fleet lease; every
+    /// other limit answers at once.
     func admit() async -> Result<Admission, RelayFailure> {
         let reservation: MessageReservation
         switch reserveMessage() {
         case .failure(let failure): return .failure(failure)
         case .success(let reserved): reservation = reserved
         }
+        var fleetAdmission: FleetAdmission?
+        if let fleet {
+            switch await fleet.spendMessage() {
+            case .granted(let spend): fleetAdmission = FleetAdmission(message: spend)
+            case .refused(let window):
+                quota.refund(reservation)
+                return .failure(.accountLimit(fleet.refusal(window)))
+            case .pending:
+                // `spend` decides after its one bounded wait; pending again is not expected.
+                quota.refund(reservation)
+                return .failure(.accountLimit(fleet.pendingRefusal(.messagesPerMinute)))
+            }
+        }
         guard await concurrency.acquire(timeout: settings.concurrencyWait) else {
             quota.refund(reservation)
+            if let fleetAdmission { fleet?.refund(fleetAdmission.message) }
             return .failure(.concurrencyLimit(limit: concurrency.limit, waited: settings.concurrencyWait))
         }
-        return .success(Admission(reservation: reservation))
+        return .success(Admission(reservation: reservation, fleet: fleetAdmission))
     }
 
     /// The limits that answer at once: a provider's quota pause, then the account's windows.
@@ -95,17 +129,43 @@ final class AccountLimiter: Sendable {
 
     /// Recipients count against the daily recipient limit as they are given.
     func admitRecipient(_ admission: inout Admission) -> RelayFailure? {
-        quota.reserveRecipient(for: &admission.reservation).map { .accountLimit($0) }
+        if let refusal = quota.reserveRecipient(for: &admission.reservation) { return .accountLimit(refusal) }
+        guard let fleet, var held = admission.fleet else { return nil }
+        defer { admission.fleet = held }
+        guard held.firstRecipientTaken else {
+            held.firstRecipientTaken = true
+            return nil
+        }
+        switch fleet.trySpendRecipient() {
+        case nil:
+            return nil
+        case .granted(let spend):
+            held.recipients.append(spend)
+            return nil
+        case .refused(let window):
+            quota.refundRecipient(&admission.reservation)
+            return .accountLimit(fleet.refusal(window))
+        case .pending:
+            quota.refundRecipient(&admission.reservation)
+            return .accountLimit(fleet.pendingRefusal(.recipientsPerDay))
+        }
     }
 
     func recipientRefused(_ admission: inout Admission) {
         quota.refundRecipient(&admission.reservation)
+        // The first recipient is part of the message's spend, given back with it if none is accepted.
+        if let spend = admission.fleet?.recipients.popLast() { fleet?.refund(spend) }
     }
 
     /// Only messages the provider accepted count against the account's quota.
     func finish(_ admission: Admission, accepted: Bool) {
         concurrency.release()
-        if !accepted { quota.refund(admission.reservation) }
+        guard !accepted else { return }
+        quota.refund(admission.reservation)
+        if let fleet, let held = admission.fleet {
+            fleet.refund(held.message)
+            for spend in held.recipients { fleet.refund(spend) }
+        }
     }
 
     /// Refuses new connections while the provider's slow-down or a credentials failure lasts.

@@ -22,6 +22,8 @@ extension ProxyRuntime {
         /// `--dry-run`: upstream connections go to an in-process provider that accepts every
         /// message and drops it; no token is fetched, no provider contacted.
         public var dryRun = false
+        /// `--state-url`: every replica shares each account's limits through this database.
+        public var fleet: FleetSettings?
         /// Where the relay reports what happens; `serve` passes the Prometheus-backed one.
         public var metrics: any RelayMetrics = NoopRelayMetrics()
         public init() {}

@@ -22,13 +22,15 @@ public final class ProxyRuntime: Service, Sendable {
     public var adminPort: Int? { admin?.port }
     private let upstreams: ProxyUpstreams
     private let admin: AdminServer?
+    private let fleet: FleetRuntime?
     private let companions: Companions
     private let metrics: any RelayMetrics
     private let logger: Logger
 
-    private init(server: RelayServer, upstreams: ProxyUpstreams, admin: AdminServer?, companions: Companions,
+    private init(server: RelayServer, upstreams: ProxyUpstreams, admin: AdminServer?, fleet: FleetRuntime?, companions: Companions,
                  metrics: any RelayMetrics, logger: Logger) {
         self.server = server
+        self.fleet = fleet
         self.metrics = metrics
         self.upstreams = upstreams
         self.admin = admin
@@ -40,8 +42,24 @@ public final class ProxyRuntime: Service, Sendable {
     /// Throws `ConfigError` for unusable files, socket errors for a taken SMTP port,
     /// `AdminListenError` for a taken admin port; nothing is left open when it throws. Once it
     /// returns, `run` must be called: it is what releases everything.
-    public static func start(_ configuration: Configuration, directory: AccountDirectory, companions: Companions = .init(),
+    public static func start(_ settings: Configuration, directory: AccountDirectory, companions: Companions = .init(),
                              group: any EventLoopGroup, logger: Logger) async throws -> ProxyRuntime {
+        // A dry run must not spend the real fleet's quota on messages nobody receives.
+        if settings.dryRun, settings.fleet != nil { logger.warning("dry run: --state-url is ignored") }
+        let fleet = settings.dryRun ? nil : settings.fleet.map { FleetRuntime(settings: $0, logger: logger) }
+        let configuration = {
+            var configuration = settings
+            configuration.resilience.fleetQuota = fleet?.quota
+            return configuration
+        }()
+        if let fleet {
+            logger.notice("fleet mode: account limits are shared through the state database", metadata: [
+                "state_url": "\(fleet.settings.url)", "replica": "\(fleet.database.configuration.replicaID)",
+                "fleet_size_hint": "\(fleet.settings.fleetSizeHint)",
+            ])
+            // Before the first message where it can be; `run` retries when the database is away.
+            _ = await fleet.migrate()
+        }
         let stateFiles = try await StateFiles.open(configuration.stateDirectory, directory: directory, logger: logger)
         let upstreams = ProxyUpstreams(configuration, refreshTokens: stateFiles?.refreshTokens, group: group, logger: logger)
         if configuration.dryRun {
@@ -67,7 +85,7 @@ public final class ProxyRuntime: Service, Sendable {
             if let endpoint = companions.admin {
                 do {
                     admin = try await AdminServer.bind(host: endpoint.host, port: endpoint.port, group: group,
-                                                       status: RelayStatus(server: server, metrics: configuration.metrics),
+                                                       status: RelayStatus(server: server, metrics: configuration.metrics, fleet: fleet),
                                                        metrics: endpoint.metrics, logger: logger)
                 } catch {
                     await server.close()
@@ -75,7 +93,7 @@ public final class ProxyRuntime: Service, Sendable {
                     throw AdminListenError(host: endpoint.host, port: endpoint.port, underlying: error)
                 }
             }
-            return ProxyRuntime(server: server, upstreams: upstreams, admin: admin, companions: companions,
+            return ProxyRuntime(server: server, upstreams: upstreams, admin: admin, fleet: fleet, companions: companions,
                                 metrics: configuration.metrics, logger: logger)
         } catch {
             await upstreams.shutdown()
@@ -85,6 +103,8 @@ public final class ProxyRuntime: Service, Sendable {
 
     public func run() async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First, so it stops last: leases go back once no session can take more.
+        if let fleet { services.append(.init(service: fleet)) }
         let notifier = companions.notifier
         let metrics = metrics
         if let reload = companions.reload {

@@ -4,6 +4,7 @@ import Ops
 struct RelayStatus: AdminStatusSource {
     let server: RelayServer
     let metrics: any RelayMetrics
+    var fleet: FleetRuntime?
 
     /// Ready when the listener is bound (it is, once the runtime exists), not draining, and at
     /// least one account can send.
@@ -16,7 +17,9 @@ struct RelayStatus: AdminStatusSource {
         } else if !statuses.contains(where: { $0.state != .credentialsFailed }) {
             reasons.append("no account has usable credentials")
         }
-        return Readiness(ready: reasons.isEmpty, reasons: reasons)
+        guard let fleet, let degraded = fleet.degradedReason else { return Readiness(ready: reasons.isEmpty, reasons: reasons) }
+        if fleet.settings.readinessRequiresDatabase { return Readiness(ready: false, reasons: reasons + [degraded]) }
+        return Readiness(ready: reasons.isEmpty, reasons: reasons + [degraded])
     }
 
     func accountsJSON() -> [UInt8] {
@@ -56,5 +59,13 @@ struct RelayStatus: AdminStatusSource {
             counts[state, default: 0] += 1
         }
         metrics.setAccounts(counts)
+        if let fleet {
+            let statistics = fleet.quota.statistics
+            metrics.setFleet(FleetMetricsSnapshot(
+                connected: fleet.degradedReason == nil, spentFromLeases: statistics.spentFromLeases,
+                waitedForLease: statistics.waitedForLease, admittedOnLocalShare: statistics.admittedOnLocalShare,
+                refused: statistics.refused, databaseCalls: statistics.leaseCalls + statistics.givenBack,
+                databaseCallFailures: statistics.leaseFailures))
+        }
     }
 }

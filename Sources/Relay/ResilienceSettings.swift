@@ -1,3 +1,4 @@
+import FleetState
 import Resilience
 
 /// How the relay holds back when accounts hit limits or providers push back. One value for the
@@ -26,6 +27,10 @@ public struct ResilienceSettings: Sendable {
     /// themselves are bad, so the account stops trying, and probes rarely.
     public var credentialsBreaker = CircuitBreaker.Configuration(
         failureThreshold: 3, coolDown: ExponentialBackoff(initial: .seconds(300), maximum: .seconds(3600)))
+
+    /// The fleet's shared count of every account's limits (`--state-url`); nil counts this
+    /// replica alone.
+    public var fleetQuota: FleetQuota?
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetState
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -27,6 +28,8 @@ struct CheckCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Upstream timeouts") var timeouts: TimeoutOptions
 
+    @OptionGroup(title: "Fleet (limits shared by every replica)") var fleet: FleetOptions
+
     @Flag(help: "Log what happens (to standard output, before the report).")
     var verbose = false
 
@@ -35,6 +38,7 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try accounts.load()
         guard concurrency > 0 else { throw StartupFailure.configuration("--concurrency: must be positive") }
+        let stateURL = try fleet.url()
         var settings = ProxyRuntime.Configuration()
         try timeouts.apply(to: &settings)
         settings.stateDirectory = stateDir
@@ -55,8 +59,15 @@ struct CheckCommand: AsyncParsableCommand {
             throw StartupFailure.configuration("\(error)")
         }
         if showProgress { FileHandle.standardError.write(Data("\r".utf8)) }
-        print(json ? Self.json(results) : Self.table(results), terminator: "")
-        if !results.allSatisfy(\.passed) { throw ExitCode(Self.failedExitCode) }
+        var database: FleetDatabaseCheck?
+        if let stateURL { database = await FleetDatabaseCheck.run(stateURL, logger: logger) }
+        if let database {
+            print(json ? Self.json(results, database: database) : Self.table(results) + "\nstate database \(database.database): \(database.summary)\n",
+                  terminator: "")
+        } else {
+            print(json ? Self.json(results) : Self.table(results), terminator: "")
+        }
+        if !results.allSatisfy(\.passed) || database?.passed == false { throw ExitCode(Self.failedExitCode) }
     }
 
     static func table(_ results: [AccountCheckResult]) -> String {
@@ -83,5 +94,16 @@ struct CheckCommand: AsyncParsableCommand {
             out += "}"
         }
         return out + "]\n"
+    }
+
+    /// With `--state-url`: the accounts' array and the database's state in one object.
+    static func json(_ results: [AccountCheckResult], database: FleetDatabaseCheck) -> String {
+        var out = "{\"state_database\":{\"url\":"
+        JSONText.appendString(database.database, to: &out)
+        out += ",\"passed\":\(database.passed),\"schema_version\":" + (database.recordedVersion.map(String.init) ?? "null")
+        out += ",\"known_schema_version\":\(database.knownVersion),\"summary\":"
+        JSONText.appendString(database.summary, to: &out)
+        out += "},\"accounts\":" + json(results).dropLast() + "}\n"
+        return out
     }
 }

@@ -63,14 +63,18 @@ enum EnvironmentFlags {
         }
     }
 
+    /// As ArgumentParser names options: a run of capitals is one word, so `stateURLFile` is
+    /// `state-url-file`, not `state-u-r-l-file`.
     static func kebabCase(_ name: String) -> String {
+        let characters = Array(name)
         var result = ""
-        for character in name {
-            if character.isUppercase {
-                result += "-" + character.lowercased()
-            } else {
-                result.append(character)
+        for (index, character) in characters.enumerated() {
+            if character.isUppercase, index > 0 {
+                let previous = characters[index - 1]
+                let nextIsLower = index + 1 < characters.count && characters[index + 1].isLowercase
+                if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) { result += "-" }
             }
+            result += character.lowercased()
         }
         return result
     }

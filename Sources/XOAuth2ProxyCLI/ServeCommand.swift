@@ -56,6 +56,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Limits and back-off") var resilience: ResilienceOptions
 
+    @OptionGroup(title: "Fleet (limits shared by every replica)") var fleet: FleetOptions
+
     @OptionGroup var logging: LoggingOptions
 
     /// Every source of accounts this invocation names; they combine.
@@ -87,6 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         try tls.apply(to: &settings.server)
         try timeouts.apply(to: &settings)
         try resilience.apply(to: &settings)
+        try fleet.apply(to: &settings)
         return (loaded, settings)
     }
 

@@ -137,6 +137,15 @@ enum Binary {
         for name in ["accounts-dir", "connect-timeout", "token-timeout", "quota-pause", "breaker-failures", "admin-port", "state-dir"] {
             #expect(options.contains(.init(name: name, isFlag: false)), "\(name)")
         }
+        // Named as ArgumentParser names them, acronyms included: each is an option it parses.
+        let help = ServeCommand.helpMessage(for: ServeCommand.self, includeHidden: true, columns: 10_000)
+            + CheckCommand.helpMessage(for: CheckCommand.self, includeHidden: true, columns: 10_000)
+        for option in options + EnvironmentFlags.options(of: CheckCommand.self) {
+            #expect(help.contains("--\(option.name) ") || help.contains("--\(option.name)\n") || help.contains("--\(option.name) <"), "\(option.name)")
+        }
+        #expect(EnvironmentFlags.kebabCase("stateURLFile") == "state-url-file")
+        #expect(EnvironmentFlags.kebabCase("fleetSizeHint") == "fleet-size-hint")
+        #expect(EnvironmentFlags.apply(to: ["serve"], environment: ["XOAUTH2_PROXY_STATE_URL_FILE": "/run/url"]) == ["serve", "--state-url-file=/run/url"])
         let applied = EnvironmentFlags.apply(to: ["--port", "1"], environment: ["XOAUTH2_PROXY_PORT": "2", "XOAUTH2_PROXY_DRY_RUN": "true", "XOAUTH2_PROXY_HOST": "::1"])
         #expect(applied == ["--port", "1", "--host=::1", "--dry-run"])
         // authorize runs by hand, in a sidecar whose environment sets serve's options.

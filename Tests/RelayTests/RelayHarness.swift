@@ -141,6 +141,12 @@ final class RelayHarness: Sendable {
         await running.beginShutdown()
     }
 
+    /// SIGTERM's path to its end: the proxy has released everything (the sandbox runs on).
+    func stopProxy() async {
+        await running.beginShutdown()
+        await running.stopped()
+    }
+
     fileprivate func stop() async {
         for client in clients.withLockedValue({ $0 }) { client.connection.close() }
         await running.beginShutdown()
@@ -262,5 +268,30 @@ struct RunningRuntime: Sendable {
 
     func stopped() async {
         _ = await task.result
+    }
+}
+
+extension RelayHarness {
+    /// `count` more proxies started as this one was (same accounts, settings and sandbox): a
+    /// fleet's other replicas. `body` gets their SMTP ports; they are always stopped after,
+    /// through graceful shutdown as SIGTERM would.
+    func withReplicas<T>(_ count: Int, _ body: ([Int]) async throws -> T) async throws -> T {
+        var settings = settings
+        settings.server.port = 0
+        var started: [(ProxyRuntime, RunningRuntime)] = []
+        do {
+            for _ in 0..<count {
+                let runtime = try await ProxyRuntime.start(settings, directory: directory, group: group, logger: logger)
+                started.append((runtime, RunningRuntime(runtime, logger: logger)))
+            }
+        } catch {
+            for (_, running) in started { await running.beginShutdown(); await running.stopped() }
+            throw error
+        }
+        let replicas = started
+        return try await withTeardown(setUp: { replicas.map { $0.0.server.port } }, tearDown: { _ in
+            for (_, running) in replicas { await running.beginShutdown() }
+            for (_, running) in replicas { await running.stopped() }
+        }, body)
     }
 }

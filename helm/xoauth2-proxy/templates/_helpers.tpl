@@ -106,6 +106,34 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 {{- $ref -}}
 {{- end -}}
 
+{{/*
+Fleet mode's values as JSON (read with fromJson): urlSecret, urlKey, keySecret, keyKey, mode and
+sizeHint ("" when unset). Fails when state.keySecret is set without state.postgres.urlSecret, and
+when the URL itself is given in env (XOAUTH2_PROXY_STATE_URL with a value) or as --state-url in
+args or extraArgs: it may carry the database password. Context: VALUES.
+*/}}
+{{- define "xoauth2-proxy.fleet" -}}
+{{- $state := .state | default dict -}}
+{{- $url := ($state.postgres | default dict).urlSecret | default dict -}}
+{{- $key := $state.keySecret | default dict -}}
+{{- $hint := "" -}}
+{{- with (.fleet | default dict).sizeHint }}{{ $hint = toString (int .) }}{{ end -}}
+{{- if and $key.name (not $url.name) -}}
+{{- fail "xoauth2-proxy: state.keySecret encrypts tokens in the fleet's database: set state.postgres.urlSecret too" -}}
+{{- end -}}
+{{- range .env }}
+{{- if and (eq .name "XOAUTH2_PROXY_STATE_URL") (hasKey . "value") }}
+{{- fail "xoauth2-proxy: the state URL may carry the database password: put it in a Secret and set state.postgres.urlSecret, not env XOAUTH2_PROXY_STATE_URL" -}}
+{{- end }}
+{{- end -}}
+{{- range concat (.args | default list) (.extraArgs | default list) }}
+{{- if or (eq (toString .) "--state-url") (hasPrefix "--state-url=" (toString .)) }}
+{{- fail "xoauth2-proxy: the state URL may carry the database password: put it in a Secret and set state.postgres.urlSecret, not --state-url in args or extraArgs" -}}
+{{- end }}
+{{- end -}}
+{{- dict "urlSecret" ($url.name | default "") "urlKey" ($url.key | default "url") "keySecret" ($key.name | default "") "keyKey" ($key.key | default "key") "mode" (int ($state.defaultMode | default 292)) "sizeHint" $hint | toJson -}}
+{{- end -}}
+
 {{/* The container, as a mapping. Context: (dict "v" VALUES "standalone" BOOL "native" BOOL). */}}
 {{- define "xoauth2-proxy.container" -}}
 {{- $v := .v -}}
@@ -118,7 +146,8 @@ restartPolicy: Always
 args:
 {{- include "xoauth2-proxy.args" . | nindent 2 }}
 {{- $projectToken := and $v.workloadIdentity $v.workloadIdentity.azure.projectToken }}
-{{- if or $v.env $projectToken }}
+{{- $fleet := include "xoauth2-proxy.fleet" $v | fromJson }}
+{{- if or $v.env $projectToken $fleet.urlSecret $fleet.sizeHint }}
 env:
 {{- with $v.env }}
 {{- toYaml . | nindent 2 }}
@@ -126,6 +155,19 @@ env:
 {{- if $projectToken }}
   - name: AZURE_FEDERATED_TOKEN_FILE
     value: /var/run/secrets/azure/tokens/azure-identity-token
+{{- end }}
+{{- /* Fleet mode: paths of the mounted Secret files, never the URL itself. */}}
+{{- if $fleet.urlSecret }}
+  - name: XOAUTH2_PROXY_STATE_URL_FILE
+    value: /etc/xoauth2-proxy/state-url/url
+{{- end }}
+{{- if $fleet.keySecret }}
+  - name: XOAUTH2_PROXY_STATE_KEY_FILE
+    value: /etc/xoauth2-proxy/state-key/key
+{{- end }}
+{{- if $fleet.sizeHint }}
+  - name: XOAUTH2_PROXY_FLEET_SIZE_HINT
+    value: {{ $fleet.sizeHint | quote }}
 {{- end }}
 {{- end }}
 ports:
@@ -189,6 +231,16 @@ volumeMounts:
     mountPath: /var/run/secrets/azure/tokens
     readOnly: true
 {{- end }}
+{{- if $fleet.urlSecret }}
+  - name: xoauth2-proxy-state-url
+    mountPath: /etc/xoauth2-proxy/state-url
+    readOnly: true
+{{- end }}
+{{- if $fleet.keySecret }}
+  - name: xoauth2-proxy-state-key
+    mountPath: /etc/xoauth2-proxy/state-key
+    readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -239,7 +291,8 @@ an ordinary second container. Fails when sidecar.native is true.
 {{- end -}}
 {{- end -}}
 
-{{/* The pod volumes the container mounts, as list items: the accounts Secret and the state dir. */}}
+{{/* The pod volumes the container mounts, as list items: the accounts Secret, the state dir and, in
+fleet mode, the state URL and key Secrets (one key each, as files url and key). */}}
 {{- define "xoauth2-proxy.volumes" -}}
 {{- $v := .Values -}}
 {{- if hasKey .Values "xoauth2-proxy" -}}{{- $v = index .Values "xoauth2-proxy" -}}{{- end -}}
@@ -267,6 +320,25 @@ an ordinary second container. Fails when sidecar.native is true.
           path: azure-identity-token
           audience: api://AzureADTokenExchange
           expirationSeconds: {{ int $v.workloadIdentity.azure.tokenExpirationSeconds }}
+{{- end }}
+{{- $fleet := include "xoauth2-proxy.fleet" $v | fromJson }}
+{{- if $fleet.urlSecret }}
+- name: xoauth2-proxy-state-url
+  secret:
+    secretName: {{ $fleet.urlSecret | quote }}
+    defaultMode: {{ int $fleet.mode }}
+    items:
+      - key: {{ $fleet.urlKey | quote }}
+        path: url
+{{- end }}
+{{- if $fleet.keySecret }}
+- name: xoauth2-proxy-state-key
+  secret:
+    secretName: {{ $fleet.keySecret | quote }}
+    defaultMode: {{ int $fleet.mode }}
+    items:
+      - key: {{ $fleet.keyKey | quote }}
+        path: key
 {{- end }}
 {{- end -}}
 
