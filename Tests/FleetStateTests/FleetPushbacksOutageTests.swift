@@ -12,8 +12,7 @@ struct FleetPushbacksOutageTests {
     func outage() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
-        let url = FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                                database: try await server.makeDatabase(), sslMode: .disable)
+        let url = try await server.makeStateURL()
         try await withReplicas(url, count: 2) { databases in
             try await FleetSchema.migrate(databases[0])
             let clock = WallClock(FleetPushbacksTests.start), log = CapturedLog()

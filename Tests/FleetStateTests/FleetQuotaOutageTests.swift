@@ -15,8 +15,7 @@ struct FleetQuotaOutageTests {
     func outage() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
-        let url = FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                                database: try await server.makeDatabase(), sslMode: .disable)
+        let url = try await server.makeStateURL()
         try await withFleetDatabase(url) { database in
             try await FleetSchema.migrate(database)
             try await FleetQuotaTests.warmUp(database)

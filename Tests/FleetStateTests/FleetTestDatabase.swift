@@ -9,10 +9,7 @@ let postgresMissing: Comment = "PostgreSQL's initdb/postgres/pg_ctl are not on P
 
 /// A fresh database on the shared test server, as a state URL with the password.
 func freshStateURL() async throws -> FleetStateURL {
-    let server = try await PostgresTestServer.shared()
-    let database = try await server.makeDatabase()
-    return FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                         database: database, sslMode: .disable)
+    try await PostgresTestServer.shared().makeStateURL()
 }
 
 var quietLogger: Logger {

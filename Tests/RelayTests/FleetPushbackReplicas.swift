@@ -77,8 +77,7 @@ func withFleetDatabases<T>(
     _ body: (ManualClock, @escaping @Sendable () -> Date, [FleetDatabase]) async throws -> T
 ) async throws -> T {
     let server = if let server { server } else { try await PostgresTestServer.shared() }
-    let url = FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                            database: try await server.makeDatabase(), sslMode: .disable)
+    let url = try await server.makeStateURL()
     let databases = (0..<count).map { index in
         var configuration = FleetDatabaseConfiguration(url: url, replicaID: "replica-\(index + 1)")
         configuration.operationTimeout = .seconds(60)
