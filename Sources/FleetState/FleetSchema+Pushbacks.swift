@@ -19,7 +19,7 @@ extension FleetSchema {
             PRIMARY KEY (account, kind)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS fleet_pushbacks_changes ON fleet_pushbacks (change_seq)",
+        "CREATE INDEX IF NOT EXISTS fleet_pushbacks_by_change ON fleet_pushbacks (change_seq)",
         // Merges as `FleetPushback.merged` does, and returns the row's new change sequence, or
         // null when the row already said as much. The transaction-scoped lock makes writers queue
         // until the previous one committed, so sequence order is commit order: a reader whose
