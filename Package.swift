@@ -53,8 +53,11 @@ let package = Package(
         .target(name: "Resilience", dependencies: [
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        // State shared by every replica of a fleet on PostgreSQL (--state-url): quota leases.
+        // State shared by every replica of a fleet on PostgreSQL (--state-url): quota leases, and
+        // access and rotated refresh tokens encrypted under the state key (OAuth2's SharedTokenStore).
         .target(name: "FleetState", dependencies: [
+            "OAuth2",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -126,7 +129,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "XOAuth2ProxyCLI", dependencies: [
-            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator", "Resilience", "SMTPNIO", "FleetState",
+            "Relay", "Sandbox", "Accounts", "OAuth2", "Ops", "LoadGenerator", "Resilience", "SMTPNIO", "FleetState", "Sockets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -158,7 +161,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/PostgresTestSupport"),
         .testTarget(name: "FleetStateTests", dependencies: [
-            "FleetState", "PostgresTestSupport", "TestSupport",
+            "FleetState", "PostgresTestSupport", "TestSupport", "OAuth2", "Sandbox",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -208,6 +213,7 @@ let package = Package(
         .testTarget(name: "RelayTests", dependencies: [
             "Relay", "Sandbox", "Accounts", "OAuth2", "Resilience", "SMTPCore", "SMTPNIO", "Ops", "XOAuth2ProxyCLI", "TestSupport",
             "FleetState", "PostgresTestSupport",
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

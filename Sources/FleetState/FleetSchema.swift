@@ -49,9 +49,7 @@ public enum FleetSchema {
             "CREATE INDEX IF NOT EXISTS fleet_quota_leases_expiry ON fleet_quota_leases (expires_at_ms)",
         ],
         rollingQuotaMigration,
-        // Version 3 is fleet_tokens (branch wt/tokens): this empty entry holds its place so that
-        // the pushbacks are version 4 on either side of the merge, which replaces it.
-        [],
+        tokensMigration,
         pushbacksMigration,
     ]
 

@@ -11,6 +11,9 @@ import NIOConcurrencyHelpers
 /// - `credentialsRejected` is remembered: later calls fail at once, without HTTP, until
 ///   `setCredentials` brings different credentials or the account is removed.
 ///
+/// - With `TokenSharing`, a refresh first asks the fleet's shared store (see
+///   `TokenCache+Sharing.swift`); without it nothing changes.
+///
 /// The hot path (a cached, fresh token) is one clock read, one lock and one dictionary lookup.
 /// Refreshes run in unstructured tasks, so a caller being cancelled never fails the refresh that
 /// other callers are waiting on; the cancelled caller alone stops waiting.
@@ -26,11 +29,17 @@ public final class TokenCache: Sendable {
         }
     }
 
-    private let grant: RefreshTokenGrant
-    private let configuration: Configuration
-    private let now: @Sendable () -> ContinuousClock.Instant
-    private let logger: Logger
-    private let state = NIOLockedValueBox(State())
+    let grant: RefreshTokenGrant
+    let configuration: Configuration
+    let now: @Sendable () -> ContinuousClock.Instant
+    let logger: Logger
+    let sharing: TokenSharing?
+    /// Whether refreshes go through the fleet's store (then accounts register with their mounted
+    /// credentials and `setCredentials(_:forKey:label:resumingFrom:)`).
+    public var sharesRefreshes: Bool { sharing != nil }
+    /// Whether the shared store answered last time: its failures are logged once per change.
+    let sharedStoreReachable = NIOLockedValueBox(true)
+    let state = NIOLockedValueBox(State())
     private let onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)?
     private let onRefresh: (@Sendable (_ key: String, _ label: String?, _ outcome: Result<Void, TokenError>) -> Void)?
 
@@ -38,10 +47,16 @@ public final class TokenCache: Sendable {
     ///   token, so it can be persisted; Microsoft rotates on every refresh.
     /// - Parameter onRefresh: called (outside any lock) after every refresh, with the label the
     ///   key was registered with, so a metric can name the provider without asking the owner.
+    /// - Parameter sharing: the fleet's shared store (FleetState's `FleetTokenStore`), consulted
+    ///   before every refresh; nil refreshes alone, as a single replica does. With it, give
+    ///   `setCredentials` the mounted credentials: the store compares their refresh token with
+    ///   the one its rotated tokens descend from.
     public init(grant: RefreshTokenGrant, configuration: Configuration = .init(),
                 now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }, logger: Logger,
+                sharing: TokenSharing? = nil,
                 onRotation: (@Sendable (_ key: String, _ refreshToken: String) -> Void)? = nil,
                 onRefresh: (@Sendable (_ key: String, _ label: String?, _ outcome: Result<Void, TokenError>) -> Void)? = nil) {
+        self.sharing = sharing
         self.onRotation = onRotation
         self.onRefresh = onRefresh
         self.grant = grant
@@ -147,6 +162,7 @@ public final class TokenCache: Sendable {
                     let waiter = Waiter(continuation: continuation, request: request)
                     // The upstream refused the cached token: nobody may be handed it any more, nor fall back to it.
                     let cachedIsRefused = account.cached.map { request.refuses($0.token) } ?? false
+                    let refused = request.refusedValue ?? (cachedIsRefused ? account.cached?.token.value : nil)
                     if cachedIsRefused {
                         account.cached = nil
                         state.accounts[key] = account
@@ -159,8 +175,12 @@ public final class TokenCache: Sendable {
                     let flightID = state.makeID()
                     state.flights[flightID] = Flight(key: key, waiters: [waiterID: waiter], previous: account.cached?.token)
                     account.flightID = flightID
+                    let firstFlight = !account.launched
+                    account.launched = true
                     state.accounts[key] = account
-                    return (nil, Launch(key: key, flightID: flightID, credentials: account.current, startedAt: now, label: account.label))
+                    let mounted = account.configured.usesRefreshToken ? account.configured.refreshToken : nil
+                    return (nil, Launch(key: key, flightID: flightID, credentials: account.current, startedAt: now, label: account.label,
+                                        refused: refused, mountedRefreshToken: mounted, firstFlight: firstFlight))
                 }
                 if let decision { continuation.resume(returning: decision) }
                 if let launch { start(launch) }
@@ -179,17 +199,29 @@ public final class TokenCache: Sendable {
     private func start(_ launch: Launch) {
         let accountLogger = logger.withAccount(launch.key)
         Task {
-            let result: Result<(token: AccessToken, newRefreshToken: String?), TokenError>
-            do throws(TokenError) {
-                result = .success(try await grant.fetch(launch.credentials, logger: accountLogger))
-            } catch {
-                result = .failure(error)
+            if let sharing {
+                let shared = await refreshShared(launch, sharing: sharing, logger: accountLogger)
+                complete(launch, result: shared.result, issuedAt: shared.issuedAt, fromStore: shared.fromStore, logger: accountLogger)
+            } else {
+                complete(launch, result: await refreshAlone(launch.credentials, logger: accountLogger), issuedAt: launch.startedAt,
+                         fromStore: false, logger: accountLogger)
             }
-            complete(launch, result: result, logger: accountLogger)
         }
     }
 
-    private func complete(_ launch: Launch, result: Result<(token: AccessToken, newRefreshToken: String?), TokenError>, logger: Logger) {
+    func refreshAlone(_ credentials: OAuth2Credentials, logger: Logger) async -> Result<Refreshed, TokenError> {
+        do throws(TokenError) {
+            return .success(try await grant.fetch(credentials, logger: logger))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// - Parameter issuedAt: when the token's life began, for the half-life rule: the refresh's
+    ///   start, or earlier for a token another replica refreshed.
+    /// - Parameter fromStore: another replica refreshed; `onRefresh` counts this one's requests.
+    private func complete(_ launch: Launch, result: Result<Refreshed, TokenError>, issuedAt: ContinuousClock.Instant,
+                          fromStore: Bool, logger: Logger) {
         let now = self.now()
         let margin = configuration.expiryMargin
         var rotatedTo: String?
@@ -201,7 +233,7 @@ public final class TokenCache: Sendable {
             account.flightID = nil
             switch result {
             case .success(let fetched):
-                account.cached = CachedToken(token: fetched.token, startedAt: launch.startedAt, margin: margin)
+                account.cached = CachedToken(token: fetched.token, startedAt: issuedAt, margin: margin)
                 if let rotated = fetched.newRefreshToken, account.current.usesRefreshToken, rotated != account.current.refreshToken {
                     account.current.refreshToken = rotated
                     rotatedTo = rotated
@@ -216,7 +248,7 @@ public final class TokenCache: Sendable {
             return flight
         }
         if let rotatedTo { onRotation?(launch.key, rotatedTo) }
-        onRefresh?(launch.key, launch.label, result.map { _ in () })
+        if !fromStore { onRefresh?(launch.key, launch.label, result.map { _ in () }) }
         guard let flight else { return }
         switch result {
         case .success(let fetched):
@@ -264,7 +296,7 @@ public final class TokenCache: Sendable {
 // MARK: - State
 
 extension TokenCache {
-    private enum Request {
+    enum Request {
         case fresh
         case force
         case replacing(String)
@@ -277,9 +309,16 @@ extension TokenCache {
             case .replacing(let rejected): token.value == rejected
             }
         }
+
+        var refusedValue: String? {
+            if case .replacing(let rejected) = self { return rejected }
+            return nil
+        }
     }
 
-    private struct CachedToken {
+    typealias Refreshed = (token: AccessToken, newRefreshToken: String?)
+
+    struct CachedToken {
         var token: AccessToken
         /// After this the token is no longer handed out.
         var freshUntil: ContinuousClock.Instant
@@ -300,19 +339,19 @@ extension TokenCache {
         }
     }
 
-    private struct Waiter {
+    struct Waiter {
         var continuation: CheckedContinuation<Result<AccessToken, TokenError>, Never>
         var request: Request
     }
 
-    private struct Flight {
+    struct Flight {
         var key: String
         var waiters: [UInt64: Waiter]
         /// The token the refresh is meant to replace, as a fallback if the refresh fails transiently.
         var previous: AccessToken?
     }
 
-    private struct Account {
+    struct Account {
         /// As last given to `setCredentials`; compared to tell a real change from a repeat.
         var configured: OAuth2Credentials
         /// What the next refresh sends: `configured` with the latest rotated refresh token.
@@ -321,17 +360,26 @@ extension TokenCache {
         var cached: CachedToken?
         var rejection: TokenError?
         var flightID: UInt64?
+        /// A refresh started since these credentials were set.
+        var launched = false
     }
 
-    private struct Launch {
+    struct Launch {
         var key: String
         var flightID: UInt64
         var credentials: OAuth2Credentials
         var startedAt: ContinuousClock.Instant
         var label: String?
+        /// A token value the upstream refused: a shared copy of it must not be used either.
+        var refused: String?
+        /// The configured (mounted) refresh token, for refresh-token grants.
+        var mountedRefreshToken: String?
+        /// The first refresh for these credentials: where a mounted token the operator changed
+        /// replaces the shared one.
+        var firstFlight: Bool
     }
 
-    private struct State {
+    struct State {
         var accounts: [String: Account] = [:]
         var flights: [UInt64: Flight] = [:]
         private var lastID: UInt64 = 0
@@ -344,7 +392,7 @@ extension TokenCache {
 }
 
 extension Logger {
-    fileprivate func withAccount(_ key: String) -> Logger {
+    func withAccount(_ key: String) -> Logger {
         var logger = self
         logger[metadataKey: "account_id"] = "\(key)"
         return logger

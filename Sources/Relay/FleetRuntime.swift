@@ -16,6 +16,11 @@ public struct FleetSettings: Sendable {
     /// `/readyz` fails while the database is away; by default it only says so (the relay keeps
     /// relaying under the local share, which is the point of the fallback).
     public var readinessRequiresDatabase = false
+    /// `--state-key-file`: with it, access tokens and rotated refresh tokens are shared too,
+    /// encrypted; without it nothing secret is written to the database.
+    public var stateKey: StateKey?
+    /// The longest the leases' give-back may hold up shutdown.
+    public var shutdownGiveBackLimit: Duration = .seconds(5)
     /// The wall clock leases and buckets are counted in; tests freeze it.
     public var now: @Sendable () -> Date = { Date() }
 
@@ -42,6 +47,8 @@ final class FleetRuntime: Service, Sendable {
     let settings: FleetSettings
     let database: FleetDatabase
     let quota: FleetQuota
+    /// Nil without a state key.
+    let tokenStore: FleetTokenStore?
     private let schema = NIOLockedValueBox<SchemaState>(.unknown)
     private let logger: Logger
 
@@ -55,11 +62,13 @@ final class FleetRuntime: Service, Sendable {
         self.settings = settings
         var configuration = settings.database
         if configuration.replicaID.isEmpty { configuration.replicaID = FleetSettings.defaultReplicaID() }
-        database = FleetDatabase(configuration: configuration, logger: logger)
+        let database = FleetDatabase(configuration: configuration, logger: logger)
+        self.database = database
         var quotaConfiguration = FleetQuotaConfiguration(fleetSizeHint: settings.fleetSizeHint)
         quotaConfiguration.maximumWait = settings.database.operationTimeout
         quota = FleetQuota(leases: FleetQuotaLeases(database: database), configuration: quotaConfiguration, logger: logger,
                            now: settings.now)
+        tokenStore = settings.stateKey.map { FleetTokenStore(database: database, key: $0, logger: logger) }
         self.logger = logger
     }
 
@@ -102,8 +111,19 @@ final class FleetRuntime: Service, Sendable {
                 }
             }
             // A task of its own: a give-back must not be cut short by this task's cancellation.
+            // Bounded as a whole: with the database away every call waits its bound, and a
+            // thousand accounts' leases must not outlast the pod's grace period. What is not
+            // given back expires, counted as spent: safe, only slower for the others.
             let before = quota.statistics.givenBack
-            await Task { await quota.shutdown() }.value
+            let limit = settings.shutdownGiveBackLimit
+            await Task {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await quota.shutdown() }
+                    group.addTask { try? await Task.sleep(for: limit) }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }.value
             logger.info("fleet leases given back", metadata: ["leases": "\(quota.statistics.givenBack - before)"])
         } onCancel: {
             pool.cancel()

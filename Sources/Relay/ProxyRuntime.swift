@@ -56,12 +56,15 @@ public final class ProxyRuntime: Service, Sendable {
             logger.notice("fleet mode: account limits are shared through the state database", metadata: [
                 "state_url": "\(fleet.settings.url)", "replica": "\(fleet.database.configuration.replicaID)",
                 "fleet_size_hint": "\(fleet.settings.fleetSizeHint)",
+                "tokens_shared": "\(fleet.tokenStore != nil ? "yes" : "no (no --state-key-file)")",
             ])
             // Before the first message where it can be; `run` retries when the database is away.
             _ = await fleet.migrate()
         }
         let stateFiles = try await StateFiles.open(configuration.stateDirectory, directory: directory, logger: logger)
-        let upstreams = ProxyUpstreams(configuration, refreshTokens: stateFiles?.refreshTokens, group: group, logger: logger)
+        // The token endpoint's timeout is the longest another replica's refresh can rightly take.
+        let sharing = fleet?.tokenStore.map { TokenSharing(store: $0, maximumWait: configuration.tokenRequestTimeout) }
+        let upstreams = ProxyUpstreams(configuration, refreshTokens: stateFiles?.refreshTokens, sharing: sharing, group: group, logger: logger)
         if configuration.dryRun {
             logger.notice("dry run: messages go to an in-process provider that accepts and drops them; no token is fetched")
         }

@@ -14,7 +14,9 @@ struct ProxyUpstreams: Sendable {
     let tokens: TokenCache
     let connector: UpstreamConnector
 
-    init(_ configuration: ProxyRuntime.Configuration, refreshTokens: RefreshTokenPersistence?, group: any EventLoopGroup, logger: Logger) {
+    /// `sharing`: the fleet's token store (`--state-url` with `--state-key-file`).
+    init(_ configuration: ProxyRuntime.Configuration, refreshTokens: RefreshTokenPersistence?, sharing: TokenSharing? = nil,
+         group: any EventLoopGroup, logger: Logger) {
         httpClient = Self.makeTokenHTTPClient(configuration, group: group)
         let metrics = configuration.metrics
         let resilience = configuration.resilience
@@ -33,6 +35,7 @@ struct ProxyUpstreams: Sendable {
             configuration: cacheConfiguration,
             now: resilience.clock.now,
             logger: logger,
+            sharing: sharing,
             onRotation: { refreshTokens?.rotated(accountID: $0, refreshToken: $1) },
             onRefresh: { _, provider, outcome in
                 // Provider names label the counter: three values, so the label stays bounded.

@@ -199,8 +199,15 @@ public final class RelayAccounts: Sendable {
             // Equal credentials under a shared key (another mailbox of the same application)
             // keep the token that is there. A shared key's accounts are all of one provider,
             // which labels the key's refreshes.
-            connector.tokens.setCredentials(credentials.resolvingRefreshToken(of: account, with: refreshTokens), forKey: tokenKey,
-                                            label: account.provider.rawValue)
+            if connector.tokens.sharesRefreshes {
+                // The mounted token is what the fleet's row is compared with; the state
+                // directory's rotated one is where this replica resumes.
+                connector.tokens.setCredentials(credentials, forKey: tokenKey, label: account.provider.rawValue,
+                                                resumingFrom: credentials.usesRefreshToken ? refreshTokens?.resolve(account) : nil)
+            } else {
+                connector.tokens.setCredentials(credentials.resolvingRefreshToken(of: account, with: refreshTokens), forKey: tokenKey,
+                                                label: account.provider.rawValue)
+            }
         }
         let limiter = AccountLimiter(account: account, settings: resilience, logger: connector.logger,
                                      previous: previous.map { ($0.limiter, credentialsChanged) })

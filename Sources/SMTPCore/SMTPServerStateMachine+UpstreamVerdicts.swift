@@ -2,10 +2,12 @@
 /// ends the transaction, a refused RCPT does not count, a DATA not answered 354 leaves the
 /// transaction open.
 extension SMTPServerStateMachine {
-    /// MAIL's verdict. Anything but 2xx means there is no transaction.
+    /// MAIL's verdict. Anything but 2xx means there is no transaction: the RCPTs and DATA a
+    /// pipelining client sent behind it are answered 503 without counting as its errors, until
+    /// it starts again with MAIL or RSET.
     public mutating func mailResult(_ reply: SMTPReply) -> SMTPReply {
         if !reply.isPositiveCompletion, case .transaction(let user, _) = state {
-            state = .authenticated(user: user)
+            state = .aborted(user: user, reply: SMTPReply(503, "5.5.1", "MAIL was not accepted; send MAIL again"))
         }
         return reply.withEnhancedStatus()
     }

@@ -10,6 +10,9 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "File holding the --state-url (a mounted Secret).")
     var stateURLFile: String?
 
+    @Option(help: "File holding the 32-byte key (raw, 64 hex digits or base64) that encrypts tokens in the state database; with it, access tokens and rotated refresh tokens are shared by the fleet, without it only limits are.")
+    var stateKeyFile: String?
+
     @Option(help: "Replicas expected in the fleet: while the state database is away, each replica sends at most limit / N per window.")
     var fleetSizeHint = 10
 
@@ -34,13 +37,19 @@ struct FleetOptions: ParsableArguments {
     }
 
     func apply(to settings: inout ProxyRuntime.Configuration) throws {
-        guard let url = try url() else { return }
+        guard let url = try url() else {
+            if stateKeyFile != nil { throw StartupFailure.configuration("--state-key-file: needs --state-url or --state-url-file") }
+            return
+        }
         guard fleetSizeHint >= 1 else { throw StartupFailure.configuration("--fleet-size-hint: must be at least 1") }
         guard (1...60_000).contains(stateTimeoutMs) else { throw StartupFailure.configuration("--state-timeout-ms: must be 1 to 60000") }
         var fleet = FleetSettings(url: url)
         fleet.fleetSizeHint = fleetSizeHint
         fleet.readinessRequiresDatabase = fleetReadinessRequiresDatabase
         fleet.database.operationTimeout = .milliseconds(stateTimeoutMs)
+        if let stateKeyFile {
+            do { fleet.stateKey = try StateKey(contentsOf: stateKeyFile) } catch { throw StartupFailure.configuration("--state-key-file: \(error)") }
+        }
         settings.fleet = fleet
     }
 }

@@ -12,7 +12,7 @@ struct FleetPushbacksOutageTests {
     func outage() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
-        let url = try await server.makeStateURL()
+        let url = try await freshStateURL(on: server)
         try await withReplicas(url, count: 2) { databases in
             try await FleetSchema.migrate(databases[0])
             let clock = WallClock(FleetPushbacksTests.start), log = CapturedLog()

@@ -15,7 +15,7 @@ struct FleetQuotaOutageTests {
     func outage() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
-        let url = try await server.makeStateURL()
+        let url = try await freshStateURL(on: server)
         try await withFleetDatabase(url) { database in
             try await FleetSchema.migrate(database)
             try await FleetQuotaTests.warmUp(database)

@@ -7,9 +7,10 @@ import Testing
 /// Why the database tests did not run, shown by `swift test` next to each skipped test.
 let postgresMissing: Comment = "PostgreSQL's initdb/postgres/pg_ctl are not on PATH nor in /usr/lib/postgresql/*/bin; XOAUTH2_PROXY_REQUIRE_POSTGRES=1 turns this skip into a failure"
 
-/// A fresh database on the shared test server, as a state URL with the password.
-func freshStateURL() async throws -> FleetStateURL {
-    try await PostgresTestServer.shared().makeStateURL()
+/// A fresh database on the shared test server (or `server`), as a state URL with the password.
+func freshStateURL(on server: PostgresTestServer? = nil) async throws -> FleetStateURL {
+    let server = if let server { server } else { try await PostgresTestServer.shared() }
+    return try await server.makeStateURL()
 }
 
 var quietLogger: Logger {

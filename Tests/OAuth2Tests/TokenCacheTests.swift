@@ -135,6 +135,17 @@ import Testing
         #expect(f.cache.currentRefreshToken(forKey: "acct") == "rt-rotated-1")
     }
 
+    @Test func aResumedRefreshTokenIsSentWhileTheConfiguredOneStaysTheMountedOne() async throws {
+        let f = Fixture([.token("at-1"), .token("at-2")])
+        f.cache.setCredentials(sampleCredentials, forKey: "resumed", resumingFrom: "rt-from-state-dir")
+        #expect(f.cache.currentRefreshToken(forKey: "resumed") == "rt-from-state-dir")
+        _ = try await f.cache.accessToken(forKey: "resumed")
+        #expect(f.transport.sent.last?.fields["refresh_token"] == "rt-from-state-dir")
+        // Registered again (a reload) after a refresh: the cache's token is not put back.
+        f.cache.setCredentials(sampleCredentials, forKey: "resumed", resumingFrom: "rt-older-file")
+        #expect(f.cache.currentRefreshToken(forKey: "resumed") == "rt-from-state-dir")
+    }
+
     @Test func invalidGrantIsStickyUntilCredentialsChange() async throws {
         let f = Fixture([.oauthError(400, "invalid_grant", "Token has been expired or revoked."), .token("at-new")])
         let expected = TokenError.credentialsRejected("invalid_grant: Token has been expired or revoked.")

@@ -94,6 +94,35 @@ struct FleetRelayTests {
     }
 }
 
+extension FleetRelayTests {
+    @Test("two replicas, max_recipients_per_day 10: messages of three recipients, exactly 10 recipients delivered")
+    func recipientLimitHoldsForTheFleet() async throws {
+        let url = try await Self.stateURL()
+        let wall = Date()
+        let clock = ManualClock()
+        try await withRelayHarness(configure: { settings in
+            settings.resilience.clock = clock.clock
+            settings.fleet = Self.fleet(url, now: { wall }, hint: 2)
+        }, limits: AccountLimits(recipientsPerDay: 10, concurrentMessages: 5)) { harness in
+            try await harness.withReplicas(1) { ports in
+                for index in 0..<12 {
+                    // A session of its own per message: a refused MAIL makes its RCPTs and DATA
+                    // errors, and a session with too many of those is closed.
+                    let client = try await harness.client(port: [harness.port, ports[0]][index % 2])
+                    let recipients = (0..<3).map { "r\(index)-\($0)@example.net" }
+                    let replies = try await client.send(to: recipients, message: "m\(index)\r\n")
+                    await client.quit()
+                    // Every refusal, of a message or of one recipient, is the temporary 451 4.7.1.
+                    for reply in replies where reply.code >= 400 && reply.code != 503 && reply.code != 554 {
+                        #expect(reply.code == 451 && reply.enhancedStatus == "4.7.1", "\(reply)")
+                    }
+                }
+                #expect(harness.sandbox.store.messages.reduce(0) { $0 + $1.recipients.count } == 10)
+            }
+        }
+    }
+}
+
 /// A refusal's first reply, comparable in one expectation.
 struct SMTPReplyText: Sendable, Equatable {
     var code: Int

@@ -122,6 +122,22 @@ import Testing
         #expect(code(command(&machine, "RCPT TO:<x@y.z>")) == 503)
     }
 
+    /// A pipelining client sends MAIL, its RCPTs and DATA in one group; when MAIL is refused
+    /// (an account limit, say) the rest are answered 503 as RFC 2920 expects, and that is not
+    /// the client erring: it is not closed as one with too many bad commands.
+    @Test func theRestOfAPipelinedGroupAfterARefusedMailIsNotCountedAsBad() {
+        var machine = loggedIn()
+        _ = command(&machine, "MAIL FROM:<a@b.c>")
+        _ = machine.mailResult(SMTPReply(451, "4.7.1", "Account limit reached"))
+        for index in 0..<5 {
+            let action = command(&machine, "RCPT TO:<x\(index)@y.z>")
+            #expect(code(action) == 503)
+            if case .close = action { Issue.record("closed after \(index + 1) RCPTs") }
+        }
+        #expect(code(command(&machine, "DATA")) == 503)
+        #expect(command(&machine, "MAIL FROM:<a@b.c>") == .startMail(from: "a@b.c", parameters: []))
+    }
+
     @Test func limitsAndParameters() {
         var config = SMTPServerStateMachine.Configuration()
         config.maxRecipients = 2
