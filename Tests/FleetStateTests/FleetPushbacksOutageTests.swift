@@ -10,11 +10,7 @@ import Testing
 struct FleetPushbacksOutageTests {
     @Test("stopped: publish returns at once and waits, polls fail, one warning; restarted: written and applied, one notice")
     func outage() async throws {
-        let server = try await PostgresTestServer.start()
-        defer { server.stop() }
-        let url = try await freshStateURL(on: server)
-        try await withReplicas(url, count: 2) { databases in
-            try await FleetSchema.migrate(databases[0])
+        try await withOwnServer(replicas: 2) { server, databases in
             let clock = WallClock(FleetPushbacksTests.start), log = CapturedLog()
             let a = PushbackReplica(databases[0], clock: clock, log: log) { $0.callTimeout = .seconds(2) }
             let b = PushbackReplica(databases[1], clock: clock) { $0.callTimeout = .seconds(2) }

@@ -56,6 +56,18 @@ func withMigratedFleet<T>(
     }
 }
 
+/// A server of the test's own (the others share theirs), stopped after `body`, with a migrated
+/// database and `count` replicas' handles on it: for tests that stop and restart the database.
+func withOwnServer<T>(replicas count: Int = 1, _ body: (PostgresTestServer, [FleetDatabase]) async throws -> T) async throws -> T {
+    let server = try await PostgresTestServer.start()
+    defer { server.stop() }
+    let url = try await freshStateURL(on: server)
+    return try await withReplicas(url, count: count) { databases in
+        try await FleetSchema.migrate(databases[0])
+        return try await body(server, databases)
+    }
+}
+
 func withReplicas<T>(_ url: FleetStateURL, count: Int, _ body: ([FleetDatabase]) async throws -> T) async throws -> T {
     func nest(_ index: Int, _ opened: [FleetDatabase]) async throws -> T {
         guard index < count else { return try await body(opened) }
