@@ -156,7 +156,7 @@ let package = Package(
         ], path: "Tests/TestSupport"),
         // A throwaway PostgreSQL server per test process (initdb, a free port, an unprivileged user).
         .target(name: "PostgresTestSupport", dependencies: [
-            "TestSupport",
+            "TestSupport", "FleetState",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/PostgresTestSupport"),

@@ -39,28 +39,14 @@ extension FleetQuota {
     }
 
     private func reached(at now: Date) {
-        let was = link.withLockedValue { link -> FleetQuotaState in
-            defer {
-                link.state = .connected
-                link.backoff = configuration.initialBackoff
-                link.nextAttempt = .distantPast
-            }
-            return link.state
-        }
-        if case .degraded(_, let since) = was {
+        if let since = link.withLockedValue({ $0.reached() }) {
             logger.notice("fleet database reachable again: quotas are leased again",
                           metadata: ["degraded_seconds": "\(Int(now.timeIntervalSince(since)))"])
         }
     }
 
     private func failed(_ error: FleetStateError, at now: Date) {
-        let first = link.withLockedValue { link -> Bool in
-            let first = link.state.isConnected
-            if first { link.state = .degraded(reason: error.description, since: now) }
-            link.nextAttempt = now.addingTimeInterval(FleetQuotaLeases.seconds(link.backoff))
-            link.backoff = min(link.backoff * 2, configuration.maximumBackoff)
-            return first
-        }
+        let first = link.withLockedValue { $0.failed(error, at: now) }
         // Once per outage, not per message: the state stays visible in /readyz and metrics.
         if first {
             logger.warning("fleet database unavailable: held leases, then the local share decide", metadata: [

@@ -17,19 +17,12 @@ public final class FleetQuota: Sendable {
     let now: @Sendable () -> Date
     let logger: Logger
     let slots = NIOLockedValueBox([SlotKey: FleetQuotaSlot]())
-    let link: NIOLockedValueBox<Link>
+    let link: NIOLockedValueBox<DatabaseLink>
     let counters = NIOLockedValueBox(FleetQuotaStatistics())
 
     struct SlotKey: Hashable, Sendable {
         var account: String
         var window: QuotaWindow
-    }
-
-    /// The database as this replica last found it.
-    struct Link: Sendable {
-        var state = FleetQuotaState.connected
-        var backoff: Duration
-        var nextAttempt = Date.distantPast
     }
 
     /// - Parameter now: the wall clock (leases and buckets are in wall-clock time); injected by tests.
@@ -39,7 +32,8 @@ public final class FleetQuota: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.now = now
-        self.link = NIOLockedValueBox(Link(backoff: configuration.initialBackoff))
+        self.link = NIOLockedValueBox(DatabaseLink(initialBackoff: configuration.initialBackoff,
+                                                   maximumBackoff: configuration.maximumBackoff))
     }
 
     public var state: FleetQuotaState { link.withLockedValue { $0.state } }
@@ -69,7 +63,7 @@ public final class FleetQuota: Sendable {
     private func decide(account: String, limits: [QuotaWindow: Int], count: Int, mayWait: Bool) -> FleetQuotaDecision {
         let now = now()
         let (connected, attempt) = link.withLockedValue { link in
-            (link.state.isConnected, now >= link.nextAttempt)
+            (link.state.isConnected, link.mayAttempt(at: now))
         }
         var refills: [Task<Void, Never>] = []
         let decision: FleetQuotaDecision = slots.withLockedValue { slots in

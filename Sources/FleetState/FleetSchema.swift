@@ -50,6 +50,7 @@ public enum FleetSchema {
         ],
         rollingQuotaMigration,
         tokensMigration,
+        pushbacksMigration,
     ]
 
     public struct Migration: Sendable, Hashable {

@@ -197,4 +197,22 @@ final class AccountLimiter: Sendable {
             return until - now
         }
     }
+
+    // For the fleet's pushbacks (AccountLimiter+FleetPushbacks.swift), which cannot see the
+    // private state.
+    var fleetPushbacks: FleetPushbackBridge? { settings.fleetPushbacks }
+    var clock: ResilienceClock { settings.clock }
+
+    /// Pauses until `until` unless a pause already lasts as long: for a quota pause another
+    /// replica's provider gave. Returns true when it started a pause.
+    @discardableResult
+    func extendPause(until: ContinuousClock.Instant) -> Bool {
+        let now = settings.clock.now()
+        return pausedUntil.withLockedValue { current in
+            let wasPaused = current.map { $0 > now } ?? false
+            if let current, current >= until { return false }
+            current = until
+            return !wasPaused
+        }
+    }
 }

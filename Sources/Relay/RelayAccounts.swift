@@ -44,6 +44,7 @@ public struct RelayAccount: Sendable {
                 "consecutive": "\(limiter.slowDown.consecutiveSlowDowns)",
             ])
         }
+        publishToFleet(pushback)
     }
 }
 

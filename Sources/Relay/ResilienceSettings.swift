@@ -6,6 +6,9 @@ import Resilience
 public struct ResilienceSettings: Sendable {
     /// Time source for windows, pauses and breakers; tests inject a manual clock (TestSupport's `ManualClock`).
     public var clock: ResilienceClock = .system
+    /// Where the provider pushbacks below are shared with the other replicas of a fleet
+    /// (`--state-url`); nil: they stay this replica's.
+    public var fleetPushbacks: FleetPushbackBridge?
     /// How long a transaction over `max_concurrent_messages` waits before it is refused.
     public var concurrencyWait: Duration = .seconds(5)
     /// How long an account rests after the provider said its quota is spent. The provider does not

@@ -110,6 +110,7 @@ public struct UpstreamConnector: Sendable {
                 }
                 logger.warning("upstream rejected XOAUTH2 with a fresh token", metadata: ["smtp_code": "\(reply.code)", "smtp_reply": "\(reply)"])
                 limiter.credentials.recordFailure()
+                limiter.publishCredentialsIfOpen(email: account.email)
                 throw RelayFailure.upstreamAuthRejected(reply)
             }
             if credentialsPermit == .probe { logger.notice("upstream accepted the account's credentials again") }

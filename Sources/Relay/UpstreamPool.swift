@@ -44,6 +44,13 @@ public final class UpstreamPool<Connection: PooledConnection>: Sendable {
         closeAll(room.update { machine, _ in machine.lowerCap(for: duration, now: instant) })
     }
 
+    /// Runs at most `cap` connections until `until`, as another replica of the fleet does after
+    /// its provider refused one too many (see the state machine's `lowerCap(to:until:now:)`).
+    public func lowerCap(to cap: Int, until: ContinuousClock.Instant) {
+        let instant = now()
+        closeAll(room.update { machine, _ in machine.lowerCap(to: cap, until: until, now: instant) })
+    }
+
     /// `preferring`: the caller's event loop. An idle connection there comes first; then, while
     /// under the cap, a new connection there; then any idle one. Without it, any idle one first.
     /// A session and its upstream on one thread relay without a hop per command.

@@ -132,6 +132,22 @@ struct UpstreamPoolStateMachine<Connection: PooledConnection>: Sendable {
     mutating func lowerCap(for duration: Duration, now: ContinuousClock.Instant) -> [Connection] {
         if currentCap(now: now) > 1 { capReduction += 1 }
         capRestoresAt = now + duration
+        return idleOverCap(now: now)
+    }
+
+    /// Another replica's provider refused a connection as one too many and that replica now runs
+    /// `cap`: run at most as many (never below one) until `until`. A reduction in force is never
+    /// lifted early nor made shallower; a `cap` above the current one changes nothing. Returns
+    /// the idle connections over the new cap, to close now.
+    mutating func lowerCap(to cap: Int, until: ContinuousClock.Instant, now: ContinuousClock.Instant) -> [Connection] {
+        let target = max(1, cap)
+        guard until > now, target <= currentCap(now: now) else { return [] }
+        capReduction = max(capReduction, configuration.maxConnections - target)
+        capRestoresAt = max(capRestoresAt ?? until, until)
+        return idleOverCap(now: now)
+    }
+
+    private mutating func idleOverCap(now: ContinuousClock.Instant) -> [Connection] {
         let cap = currentCap(now: now)
         var surplus: [Connection] = []
         while open > cap, let entry = idle.popLast() {

@@ -37,6 +37,19 @@ public final class BackoffGate: Sendable {
         }
     }
 
+    /// Blocks until `until` unless a block already runs as long: for a slow-down another replica
+    /// of the fleet was told about. Consecutive slow-downs are left alone, so this replica's own
+    /// next one still backs off from where it was.
+    /// Returns whether the block was extended.
+    @discardableResult
+    public func block(until: ContinuousClock.Instant) -> Bool {
+        state.withLockedValue { state in
+            if let current = state.blockedUntil, current >= until { return false }
+            state.blockedUntil = until
+            return true
+        }
+    }
+
     /// A connection got through: the provider is accepting again.
     public func recordSuccess() {
         state.withLockedValue { $0 = State() }

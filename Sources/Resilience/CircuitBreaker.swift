@@ -114,6 +114,33 @@ public final class CircuitBreaker: Sendable {
         if let transition { onTransition?(transition) }
     }
 
+    /// Rejects until `until`, as though this breaker had opened itself: for an opening another
+    /// replica of the fleet saw. An opening already lasting as long is kept; a half-open probe
+    /// in flight still reports, and its success closes the breaker as usual. The next failure
+    /// after `until` reopens with the cool-down that follows the ones counted so far.
+    /// Returns whether the breaker's state changed.
+    @discardableResult
+    public func forceOpen(until: ContinuousClock.Instant) -> Bool {
+        let now = clock.now()
+        guard until > now else { return false }
+        let (changed, transition): (Bool, Transition?) = phase.withLockedValue { phase in
+            switch phase {
+            case .closed:
+                phase = .open(until: until, openings: 1)
+                return (true, Transition(breaker: name, from: .closed, to: .open, coolDown: until - now))
+            case .open(let current, let openings):
+                guard current < until else { return (false, nil) }
+                phase = .open(until: until, openings: openings)
+                return (true, nil)
+            case .halfOpen(_, let openings):
+                phase = .open(until: until, openings: openings)
+                return (true, Transition(breaker: name, from: .halfOpen, to: .open, coolDown: until - now))
+            }
+        }
+        if let transition { onTransition?(transition) }
+        return changed
+    }
+
     /// The current state, for status pages. Reading it changes nothing: an open breaker whose
     /// cool-down is over still reads as open until the next `permit()` makes it half-open.
     public var state: State {

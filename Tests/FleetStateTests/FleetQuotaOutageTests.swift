@@ -13,11 +13,8 @@ struct FleetQuotaOutageTests {
 
     @Test("stopped: the held lease, then the local share (10 of 30, hint 3), never more, one warning; restarted: leases again")
     func outage() async throws {
-        let server = try await PostgresTestServer.start()
-        defer { server.stop() }
-        let url = try await freshStateURL(on: server)
-        try await withFleetDatabase(url) { database in
-            try await FleetSchema.migrate(database)
+        try await withOwnServer { server, databases in
+            let database = databases[0]
             try await FleetQuotaTests.warmUp(database)
             let clock = WallClock(FleetQuotaTests.start), log = CapturedLog()
             let leases = FleetQuotaLeases(database: database)

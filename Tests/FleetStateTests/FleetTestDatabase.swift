@@ -10,9 +10,7 @@ let postgresMissing: Comment = "PostgreSQL's initdb/postgres/pg_ctl are not on P
 /// A fresh database on the shared test server (or `server`), as a state URL with the password.
 func freshStateURL(on server: PostgresTestServer? = nil) async throws -> FleetStateURL {
     let server = if let server { server } else { try await PostgresTestServer.shared() }
-    let database = try await server.makeDatabase()
-    return FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                         database: database, sslMode: .disable)
+    return try await server.makeStateURL()
 }
 
 var quietLogger: Logger {
@@ -55,6 +53,18 @@ func withMigratedFleet<T>(
     return try await withReplicas(url, count: replicas) { databases in
         try await FleetSchema.migrate(databases[0])
         return try await body(url, databases)
+    }
+}
+
+/// A server of the test's own (the others share theirs), stopped after `body`, with a migrated
+/// database and `count` replicas' handles on it: for tests that stop and restart the database.
+func withOwnServer<T>(replicas count: Int = 1, _ body: (PostgresTestServer, [FleetDatabase]) async throws -> T) async throws -> T {
+    let server = try await PostgresTestServer.start()
+    defer { server.stop() }
+    let url = try await freshStateURL(on: server)
+    return try await withReplicas(url, count: count) { databases in
+        try await FleetSchema.migrate(databases[0])
+        return try await body(server, databases)
     }
 }
 

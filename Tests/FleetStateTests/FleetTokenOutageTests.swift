@@ -12,11 +12,7 @@ import Testing
 struct FleetTokenOutageTests {
     @Test("stopped: each replica refreshes by itself at the call bound, logging the change once; restarted: shared again")
     func outage() async throws {
-        let server = try await PostgresTestServer.start()
-        defer { server.stop() }
-        let url = try await freshStateURL(on: server)
-        try await withReplicas(url, count: 2) { databases in
-            try await FleetSchema.migrate(databases[0])
+        try await withOwnServer(replicas: 2) { server, databases in
             try await TokenFleet.with { fleet in
                 let logs = [CapturedLog(), CapturedLog()]
                 let polls = NIOLockedValueBox(0)

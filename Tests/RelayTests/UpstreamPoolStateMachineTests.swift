@@ -178,6 +178,28 @@ import Testing
         #expect(fixture.acquire().action.decision.opens)
     }
 
+    @Test func lowerCapToAnotherReplicasCapNeverRaisesItNorEndsItEarly() throws {
+        var fixture = MachineFixture(maxConnections: 4)
+        let leases = [try fixture.lease(), try fixture.lease(), try fixture.lease()]
+        _ = fixture.machine.release(leases[0], reusable: true, now: fixture.now)
+        let surplus = fixture.machine.lowerCap(to: 2, until: fixture.now + .seconds(60), now: fixture.now)
+        #expect(surplus.map(\.id) == [0], "the idle connection over the new cap closes now")
+        #expect(fixture.machine.currentCap(now: fixture.now) == 2)
+        #expect(fixture.machine.lowerCap(to: 3, until: fixture.now + .seconds(600), now: fixture.now).isEmpty)
+        #expect(fixture.machine.currentCap(now: fixture.now) == 2, "a higher cap lifts nothing")
+        _ = fixture.machine.lowerCap(to: 2, until: fixture.now + .seconds(10), now: fixture.now)
+        fixture.advance(.seconds(59))
+        #expect(fixture.machine.currentCap(now: fixture.now) == 2, "an earlier end shortens nothing")
+        _ = fixture.machine.lowerCap(to: 0, until: fixture.now + .seconds(30), now: fixture.now)
+        #expect(fixture.machine.currentCap(now: fixture.now) == 1, "never below one")
+        fixture.advance(.seconds(29))
+        #expect(fixture.machine.currentCap(now: fixture.now) == 1, "a later end extends")
+        fixture.advance(.seconds(1))
+        #expect(fixture.machine.currentCap(now: fixture.now) == 4)
+        #expect(fixture.machine.lowerCap(to: 1, until: fixture.now, now: fixture.now).isEmpty)
+        #expect(fixture.machine.currentCap(now: fixture.now) == 4, "one that has ended changes nothing")
+    }
+
     @Test func aRetiredPoolKeepsNothingIdleAndStillServesItsWaiters() throws {
         var fixture = MachineFixture(maxConnections: 2)
         let first = try fixture.lease()

@@ -63,4 +63,20 @@ import TestSupport
         gate.recordSlowDown()
         #expect(gate.blockedFor() == .seconds(10), "back to the first step")
     }
+
+    @Test func blockUntilExtendsButNeverShortensAndLeavesTheSlowDownCount() {
+        let gate = gate(random: [0.5])
+        #expect(gate.block(until: clock.now + .seconds(40)))
+        #expect(gate.blockedFor() == .seconds(40))
+        #expect(gate.consecutiveSlowDowns == 0, "another replica's slow-down is not this one's")
+        #expect(!gate.block(until: clock.now + .seconds(10)))
+        #expect(gate.blockedFor() == .seconds(40))
+        gate.recordSlowDown()
+        #expect(gate.blockedFor() == .seconds(40), "a shorter own slow-down keeps the longer block")
+        #expect(gate.block(until: clock.now + .seconds(90)))
+        clock.advance(by: .seconds(89))
+        #expect(gate.blockedFor() == .seconds(1))
+        clock.advance(by: .seconds(1))
+        #expect(gate.blockedFor() == nil)
+    }
 }

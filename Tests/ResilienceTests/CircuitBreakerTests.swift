@@ -172,4 +172,21 @@ import TestSupport
         breaker.recordFailure()
         #expect(seen.all.map(\.name) == [.open])
     }
+
+    @Test func forceOpenRejectsUntilThenProbesAndNeverShortens() {
+        let breaker = breaker()
+        #expect(breaker.forceOpen(until: clock.now + .seconds(120)))
+        #expect(breaker.permit() == .rejected(retryAfter: .seconds(120)))
+        #expect(transitions.all == [.init(breaker: breaker.name, from: .closed, to: .open, coolDown: .seconds(120))])
+        #expect(!breaker.forceOpen(until: clock.now + .seconds(30)))
+        #expect(breaker.forceOpen(until: clock.now + .seconds(200)))
+        #expect(transitions.all.count == 1, "extending an opening is no transition")
+        clock.advance(by: .seconds(199))
+        #expect(breaker.permit() == .rejected(retryAfter: .seconds(1)))
+        clock.advance(by: .seconds(1))
+        #expect(breaker.permit() == .probe)
+        #expect(!breaker.forceOpen(until: clock.now), "an opening that has ended changes nothing")
+        #expect(breaker.forceOpen(until: clock.now + .seconds(5)), "a half-open breaker opens again")
+        #expect(breaker.permit() == .rejected(retryAfter: .seconds(5)))
+    }
 }
