@@ -23,6 +23,8 @@ public struct FleetSettings: Sendable {
     public var shutdownGiveBackLimit: Duration = .seconds(5)
     /// The wall clock leases and buckets are counted in; tests freeze it.
     public var now: @Sendable () -> Date = { Date() }
+    /// How provider pushbacks are shared: poll interval, bounds.
+    public var pushbacks = FleetPushbacksConfiguration()
 
     public var url: FleetStateURL { database.url }
 
@@ -49,6 +51,8 @@ final class FleetRuntime: Service, Sendable {
     let quota: FleetQuota
     /// Nil without a state key.
     let tokenStore: FleetTokenStore?
+    /// Provider pushbacks shared with the other replicas; its poll loop runs in `run`.
+    let pushbacks: FleetPushbackBridge
     private let schema = NIOLockedValueBox<SchemaState>(.unknown)
     private let logger: Logger
 
@@ -68,6 +72,7 @@ final class FleetRuntime: Service, Sendable {
         quotaConfiguration.maximumWait = settings.database.operationTimeout
         quota = FleetQuota(leases: FleetQuotaLeases(database: database), configuration: quotaConfiguration, logger: logger,
                            now: settings.now)
+        pushbacks = FleetPushbackBridge(database: database, configuration: settings.pushbacks, logger: logger, now: settings.now)
         tokenStore = settings.stateKey.map { FleetTokenStore(database: database, key: $0, logger: logger) }
         self.logger = logger
     }
@@ -108,6 +113,7 @@ final class FleetRuntime: Service, Sendable {
                 await withDiscardingTaskGroup { upkeep in
                     upkeep.addTask { await self.migrateUntilCurrent() }
                     upkeep.addTask { await self.maintainLeases() }
+                    upkeep.addTask { await self.pushbacks.pushbacks.run() }
                 }
             }
             // A task of its own: a give-back must not be cut short by this task's cancellation.
@@ -151,6 +157,7 @@ final class FleetRuntime: Service, Sendable {
     var degradedReason: String? {
         if case .failed(let reason) = schema.withLockedValue({ $0 }) { return "fleet state: \(reason)" }
         if case .degraded(let reason, _) = quota.state { return "fleet state: local share (\(reason))" }
+        if case .degraded(let reason, _) = pushbacks.pushbacks.state { return "fleet state: pushbacks apply to this replica only (\(reason))" }
         return nil
     }
 }

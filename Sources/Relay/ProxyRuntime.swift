@@ -49,7 +49,9 @@ public final class ProxyRuntime: Service, Sendable {
         let fleet = settings.dryRun ? nil : settings.fleet.map { FleetRuntime(settings: $0, logger: logger) }
         let configuration = {
             var configuration = settings
-            configuration.resilience.fleetQuota = fleet?.quota
+            // Without a fleet, what the caller put there stays (tests give a bridge of their own).
+            configuration.resilience.fleetQuota = fleet?.quota ?? settings.resilience.fleetQuota
+            configuration.resilience.fleetPushbacks = fleet?.pushbacks ?? settings.resilience.fleetPushbacks
             return configuration
         }()
         if let fleet {
@@ -81,6 +83,7 @@ public final class ProxyRuntime: Service, Sendable {
                     return pool
                 }
             }
+            fleet?.pushbacks.attach(accounts)
             let server = try await RelayServer.bind(configuration.server, accounts: accounts, group: group,
                                                     clock: configuration.resilience.clock, metrics: configuration.metrics,
                                                     logger: logger)
