@@ -32,6 +32,7 @@ struct FleetOutageTests {
             // Long enough for a loaded machine's connected calls, short enough that the
             // first call of the outage ends soon: a refused connection is retried until then.
             fleet.database.operationTimeout = .seconds(2)
+            fleet.pushbacks.callTimeout = .seconds(2)
             settings.fleet = fleet
         }, limits: AccountLimits(messagesPerMinute: 30, concurrentMessages: 5), companions: companions) { harness in
             let admin = try #require(harness.runtime.adminPort)

@@ -26,6 +26,8 @@ struct FleetRelayTests {
         fleet.database.operationTimeout = .seconds(30)
         fleet.database.connectTimeout = .seconds(30)
         fleet.database.migrationTimeout = .seconds(60)
+        // The wall clock is frozen: a call that timed out would back off forever.
+        fleet.pushbacks.callTimeout = .seconds(30)
         return fleet
     }
 
