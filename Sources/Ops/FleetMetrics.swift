@@ -15,9 +15,15 @@ public struct FleetMetricsSnapshot: Sendable, Equatable {
     /// Lease and give-back calls; divided by relayed messages, the round trips per message.
     public var databaseCalls: Int
     public var databaseCallFailures: Int
+    /// Provider pushbacks this replica wrote for the others, applied from them, and dropped
+    /// (its queue for the database was full).
+    public var pushbacksWritten: Int
+    public var pushbacksApplied: Int
+    public var pushbacksDropped: Int
 
     public init(connected: Bool, spentFromLeases: Int, waitedForLease: Int, admittedOnLocalShare: Int, refused: Int,
-                databaseCalls: Int, databaseCallFailures: Int) {
+                databaseCalls: Int, databaseCallFailures: Int, pushbacksWritten: Int = 0, pushbacksApplied: Int = 0,
+                pushbacksDropped: Int = 0) {
         self.connected = connected
         self.spentFromLeases = spentFromLeases
         self.waitedForLease = waitedForLease
@@ -25,6 +31,9 @@ public struct FleetMetricsSnapshot: Sendable, Equatable {
         self.refused = refused
         self.databaseCalls = databaseCalls
         self.databaseCallFailures = databaseCallFailures
+        self.pushbacksWritten = pushbacksWritten
+        self.pushbacksApplied = pushbacksApplied
+        self.pushbacksDropped = pushbacksDropped
     }
 }
 
@@ -36,6 +45,8 @@ extension ProxyMetrics {
     public static let fleetQuotaRefusedTotal = "xoauth2_proxy_fleet_quota_refused_total"
     /// Labelled `result`: `ok` or `failed`.
     public static let fleetDatabaseCallsTotal = "xoauth2_proxy_fleet_database_calls_total"
+    /// Labelled `event`: `written`, `applied` or `dropped`.
+    public static let fleetPushbacksTotal = "xoauth2_proxy_fleet_pushbacks_total"
 }
 
 /// The fleet's series, created at the first scrape of a replica that has a fleet database (a
@@ -45,6 +56,7 @@ final class FleetMetricSeries: Sendable {
     private struct Series {
         var up: Gauge
         var fromLeases, onLocalShare, misses, refused, callsOK, callsFailed: Counter
+        var pushbacksWritten, pushbacksApplied, pushbacksDropped: Counter
         var last: FleetMetricsSnapshot
     }
 
@@ -67,6 +79,9 @@ final class FleetMetricSeries: Sendable {
             Self.advance(series.callsOK, snapshot.databaseCalls - snapshot.databaseCallFailures,
                          last.databaseCalls - last.databaseCallFailures)
             Self.advance(series.callsFailed, snapshot.databaseCallFailures, last.databaseCallFailures)
+            Self.advance(series.pushbacksWritten, snapshot.pushbacksWritten, last.pushbacksWritten)
+            Self.advance(series.pushbacksApplied, snapshot.pushbacksApplied, last.pushbacksApplied)
+            Self.advance(series.pushbacksDropped, snapshot.pushbacksDropped, last.pushbacksDropped)
             series.last = snapshot
             current = series
         }
@@ -89,6 +104,9 @@ final class FleetMetricSeries: Sendable {
                       refused: counter(ProxyMetrics.fleetQuotaRefusedTotal),
                       callsOK: counter(ProxyMetrics.fleetDatabaseCallsTotal, [("result", "ok")]),
                       callsFailed: counter(ProxyMetrics.fleetDatabaseCallsTotal, [("result", "failed")]),
+                      pushbacksWritten: counter(ProxyMetrics.fleetPushbacksTotal, [("event", "written")]),
+                      pushbacksApplied: counter(ProxyMetrics.fleetPushbacksTotal, [("event", "applied")]),
+                      pushbacksDropped: counter(ProxyMetrics.fleetPushbacksTotal, [("event", "dropped")]),
                       last: FleetMetricsSnapshot(connected: false, spentFromLeases: 0, waitedForLease: 0, admittedOnLocalShare: 0,
                                                  refused: 0, databaseCalls: 0, databaseCallFailures: 0))
     }

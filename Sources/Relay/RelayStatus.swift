@@ -61,11 +61,13 @@ struct RelayStatus: AdminStatusSource {
         metrics.setAccounts(counts)
         if let fleet {
             let statistics = fleet.quota.statistics
+            let pushbacks = fleet.pushbacks.pushbacks.statistics
             metrics.setFleet(FleetMetricsSnapshot(
                 connected: fleet.degradedReason == nil, spentFromLeases: statistics.spentFromLeases,
                 waitedForLease: statistics.waitedForLease, admittedOnLocalShare: statistics.admittedOnLocalShare,
                 refused: statistics.refused, databaseCalls: statistics.leaseCalls + statistics.givenBack,
-                databaseCallFailures: statistics.leaseFailures))
+                databaseCallFailures: statistics.leaseFailures, pushbacksWritten: pushbacks.written,
+                pushbacksApplied: pushbacks.applied, pushbacksDropped: pushbacks.dropped))
         }
     }
 }

@@ -21,6 +21,30 @@ import Testing
         #expect(ExpositionFormat.invalidLines(text).isEmpty)
     }
 
+    /// Only a replica with a fleet database exports the fleet's series; the quota's totals
+    /// advance the counters by what changed since the last scrape.
+    @Test func fleetSeriesAppearAtTheFirstScrapeAndAdvanceByTheDifference() {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = PrometheusRelayMetrics(registry: registry)
+        #expect(!registry.emitToString().contains("xoauth2_proxy_fleet_"))
+        metrics.setFleet(FleetMetricsSnapshot(connected: true, spentFromLeases: 10, waitedForLease: 1, admittedOnLocalShare: 0,
+                                              refused: 2, databaseCalls: 3, databaseCallFailures: 0, pushbacksWritten: 1))
+        metrics.setFleet(FleetMetricsSnapshot(connected: false, spentFromLeases: 14, waitedForLease: 1, admittedOnLocalShare: 5,
+                                              refused: 2, databaseCalls: 5, databaseCallFailures: 1, pushbacksWritten: 1,
+                                              pushbacksApplied: 3))
+        let text = registry.emitToString()
+        #expect(ExpositionFormat.value(of: "xoauth2_proxy_fleet_database_up", in: text) == 0)
+        #expect(ExpositionFormat.value(of: #"xoauth2_proxy_fleet_quota_spends_total{source="lease"}"#, in: text) == 14)
+        #expect(ExpositionFormat.value(of: #"xoauth2_proxy_fleet_quota_spends_total{source="local_share"}"#, in: text) == 5)
+        #expect(ExpositionFormat.value(of: "xoauth2_proxy_fleet_lease_misses_total", in: text) == 1)
+        #expect(ExpositionFormat.value(of: "xoauth2_proxy_fleet_quota_refused_total", in: text) == 2)
+        #expect(ExpositionFormat.value(of: #"xoauth2_proxy_fleet_database_calls_total{result="ok"}"#, in: text) == 4)
+        #expect(ExpositionFormat.value(of: #"xoauth2_proxy_fleet_database_calls_total{result="failed"}"#, in: text) == 1)
+        #expect(ExpositionFormat.value(of: #"xoauth2_proxy_fleet_pushbacks_total{event="written"}"#, in: text) == 1)
+        #expect(ExpositionFormat.value(of: #"xoauth2_proxy_fleet_pushbacks_total{event="applied"}"#, in: text) == 3)
+        #expect(ExpositionFormat.invalidLines(text).isEmpty)
+    }
+
     /// The bytes of a message the provider did not take were not relayed.
     @Test func aRefusedMessageCountsNoBytes() {
         let registry = PrometheusCollectorRegistry()

@@ -155,6 +155,7 @@ struct FleetProcessTests {
             let metrics = ServeProcessTests.get(port: replica.adminPort, path: "/metrics")?.body ?? ""
             #expect(metrics.contains("xoauth2_proxy_fleet_database_up 1"), "\(metrics)")
             #expect(metrics.contains(#"xoauth2_proxy_fleet_quota_spends_total{source="lease"}"#))
+            #expect(metrics.contains(#"xoauth2_proxy_fleet_pushbacks_total{event="applied"}"#))
             #expect(ServeProcessTests.get(port: replica.adminPort, path: "/readyz")?.body == #"{"status":"ready"}"#)
         }
         // Nothing in the logs holds the database password.
