@@ -69,24 +69,17 @@ final class AccountLimiter: Sendable {
         case .failure(let failure): return .failure(failure)
         case .success(let reserved): reservation = reserved
         }
-        var fleetAdmission: FleetAdmission?
-        if let fleet {
-            switch fleet.trySpendMessage() {
-            case .granted(let spend): fleetAdmission = FleetAdmission(message: spend)
-            case .refused(let window):
-                quota.refund(reservation)
-                return .failure(.accountLimit(fleet.refusal(window)))
-            case .pending:
-                quota.refund(reservation)
-                return nil
-            }
+        let held: FleetAdmission?
+        switch fleetShare(fleet?.trySpendMessage(), of: reservation) {
+        case .refused(let failure): return .failure(failure)
+        case .pending: return nil
+        case .held(let share): held = share
         }
         guard concurrency.tryAcquire() else {
-            quota.refund(reservation)
-            if let fleetAdmission { fleet?.refund(fleetAdmission.message) }
+            giveBack(reservation, held)
             return nil
         }
-        return .success(Admission(reservation: reservation, fleet: fleetAdmission))
+        return .success(Admission(reservation: reservation, fleet: held))
     }
 
     /// Called at MAIL FROM. Waits (bounded) only for a concurrency slot and a fleet lease; every
@@ -97,25 +90,49 @@ final class AccountLimiter: Sendable {
         case .failure(let failure): return .failure(failure)
         case .success(let reserved): reservation = reserved
         }
-        var fleetAdmission: FleetAdmission?
-        if let fleet {
-            switch await fleet.spendMessage() {
-            case .granted(let spend): fleetAdmission = FleetAdmission(message: spend)
-            case .refused(let window):
-                quota.refund(reservation)
-                return .failure(.accountLimit(fleet.refusal(window)))
-            case .pending:
-                // `spend` decides after its one bounded wait; pending again is not expected.
-                quota.refund(reservation)
-                return .failure(.accountLimit(fleet.pendingRefusal(.messagesPerMinute)))
-            }
+        let held: FleetAdmission?
+        switch fleetShare(await fleet?.spendMessage(), of: reservation) {
+        case .refused(let failure): return .failure(failure)
+        case .pending(let refusal):
+            // `spend` decides after its one bounded wait; pending again is not expected.
+            return .failure(.accountLimit(refusal))
+        case .held(let share): held = share
         }
         guard await concurrency.acquire(timeout: settings.concurrencyWait) else {
-            quota.refund(reservation)
-            if let fleetAdmission { fleet?.refund(fleetAdmission.message) }
+            giveBack(reservation, held)
             return .failure(.concurrencyLimit(limit: concurrency.limit, waited: settings.concurrencyWait))
         }
-        return .success(Admission(reservation: reservation, fleet: fleetAdmission))
+        return .success(Admission(reservation: reservation, fleet: held))
+    }
+
+    private enum FleetShare {
+        /// Nil without a fleet.
+        case held(FleetAdmission?)
+        case refused(RelayFailure)
+        /// A lease is on its way; the refusal for a caller that cannot wait for it.
+        case pending(QuotaRefusal)
+    }
+
+    /// The fleet's answer for a message (`decision` nil: no fleet); on a refusal or a wait the
+    /// local reservation is given back, since the message does not go now.
+    private func fleetShare(_ decision: FleetQuotaDecision?, of reservation: MessageReservation) -> FleetShare {
+        guard let fleet, let decision else { return .held(nil) }
+        switch decision {
+        case .granted(let spend):
+            return .held(FleetAdmission(message: spend))
+        case .refused(let window):
+            quota.refund(reservation)
+            return .refused(.accountLimit(fleet.refusal(window)))
+        case .pending:
+            quota.refund(reservation)
+            return .pending(fleet.pendingRefusal(.messagesPerMinute))
+        }
+    }
+
+    /// What a message that got no concurrency slot took, local and fleet.
+    private func giveBack(_ reservation: MessageReservation, _ held: FleetAdmission?) {
+        quota.refund(reservation)
+        if let held { fleet?.refund(held.message) }
     }
 
     /// The limits that answer at once: a provider's quota pause, then the account's windows.
