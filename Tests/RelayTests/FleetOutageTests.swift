@@ -18,8 +18,7 @@ struct FleetOutageTests {
     @Test func relayingGoesOnUnderTheLocalShareAndLeasesResume() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
-        let url = FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                                database: try await server.makeDatabase(), sslMode: .disable)
+        let url = try await server.makeStateURL()
         let wall = NIOLockedValueBox(Date())
         let clock = ManualClock()
         let registry = PrometheusCollectorRegistry()

@@ -4,6 +4,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import PostgresTestSupport
 import Relay
+import SMTPCore
 import TestSupport
 import Testing
 
@@ -13,12 +14,6 @@ import Testing
 /// reason (a test of the bound itself is in FleetStateTests).
 @Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: PostgresTestServer.testsEnabled, "PostgreSQL is not installed"))
 struct FleetRelayTests {
-    static func stateURL() async throws -> FleetStateURL {
-        let server = try await PostgresTestServer.shared()
-        return FleetStateURL(user: server.superuser, password: server.password, host: server.host, port: server.port,
-                             database: try await server.makeDatabase(), sslMode: .disable)
-    }
-
     static func fleet(_ url: FleetStateURL, now: @escaping @Sendable () -> Date, hint: Int = 3) -> FleetSettings {
         var fleet = FleetSettings(url: url)
         fleet.fleetSizeHint = hint
@@ -31,28 +26,16 @@ struct FleetRelayTests {
         return fleet
     }
 
-    /// Sends `count` messages round-robin over the replicas' ports, one client per replica;
-    /// returns the first reply of each refused message and how many were relayed.
-    static func send(_ count: Int, harness: RelayHarness, ports: [Int]) async throws -> (relayed: Int, refusals: [SMTPReplyText]) {
+    /// Sends `count` messages round-robin over the replicas' ports, one client per replica.
+    static func send(_ count: Int, harness: RelayHarness, ports: [Int]) async throws -> (relayed: Int, refused: [SMTPReply]) {
         var clients: [TestSMTPClient] = []
         for port in ports { clients.append(try await harness.client(port: port)) }
-        var relayed = 0
-        var refusals: [SMTPReplyText] = []
-        for index in 0..<count {
-            let replies = try await clients[index % clients.count].send(to: ["rcpt@example.net"], message: "n\(index)\r\n")
-            if replies.last?.code == 250 {
-                relayed += 1
-            } else if let first = replies.first {
-                refusals.append(SMTPReplyText(code: first.code, status: first.enhancedStatus ?? "", text: first.lines.joined()))
-            }
-        }
-        for client in clients { await client.quit() }
-        return (relayed, refusals)
+        return try await sendRoundRobin(count, over: clients)
     }
 
     @Test("three replicas, max_messages_per_minute 30: 100 messages across them, exactly 30 relayed, 70 hear 451 4.7.1")
     func minuteLimitHoldsForTheFleet() async throws {
-        let url = try await Self.stateURL()
+        let url = try await PostgresTestServer.shared().makeStateURL()
         let wall = Date()
         let clock = ManualClock()
         try await withRelayHarness(configure: { settings in
@@ -60,18 +43,18 @@ struct FleetRelayTests {
             settings.fleet = Self.fleet(url, now: { wall })
         }, limits: AccountLimits(messagesPerMinute: 30, concurrentMessages: 5)) { harness in
             try await harness.withReplicas(2) { ports in
-                let (relayed, refusals) = try await Self.send(100, harness: harness, ports: [harness.port] + ports)
+                let (relayed, refused) = try await Self.send(100, harness: harness, ports: [harness.port] + ports)
                 #expect(relayed == 30)
                 #expect(harness.sandbox.store.messages.count == 30)
-                #expect(refusals.count == 70)
-                #expect(refusals.allSatisfy { $0.code == 451 && $0.status == "4.7.1" && $0.text.contains("max_messages_per_minute=30") })
+                #expect(refused.count == 70)
+                #expect(refused.allSatisfy { $0.isAccountLimit && $0.lines.joined().contains("max_messages_per_minute=30") })
             }
         }
     }
 
     @Test("max_messages_per_day 30 across a restart of every replica: 20 before, then 80 more let 10 through")
     func dayLimitHoldsAcrossARestartOfTheFleet() async throws {
-        let url = try await Self.stateURL()
+        let url = try await PostgresTestServer.shared().makeStateURL()
         let wall = NIOLockedValueBox(Date())
         let clock = ManualClock()
         try await withRelayHarness(configure: { settings in
@@ -89,7 +72,7 @@ struct FleetRelayTests {
             try await first.withReplicas(3) { ports in
                 let after = try await Self.send(80, harness: first, ports: ports)
                 #expect(after.relayed == 10)
-                #expect(after.refusals.allSatisfy { $0.code == 451 && $0.status == "4.7.1" && $0.text.contains("max_messages_per_day=30") })
+                #expect(after.refused.allSatisfy { $0.isAccountLimit && $0.lines.joined().contains("max_messages_per_day=30") })
             }
             #expect(first.sandbox.store.messages.count == 30)
         }
@@ -99,7 +82,7 @@ struct FleetRelayTests {
 extension FleetRelayTests {
     @Test("two replicas, max_recipients_per_day 10: messages of three recipients, exactly 10 recipients delivered")
     func recipientLimitHoldsForTheFleet() async throws {
-        let url = try await Self.stateURL()
+        let url = try await PostgresTestServer.shared().makeStateURL()
         let wall = Date()
         let clock = ManualClock()
         try await withRelayHarness(configure: { settings in
@@ -123,11 +106,4 @@ extension FleetRelayTests {
             }
         }
     }
-}
-
-/// A refusal's first reply, comparable in one expectation.
-struct SMTPReplyText: Sendable, Equatable {
-    var code: Int
-    var status: String
-    var text: String
 }
