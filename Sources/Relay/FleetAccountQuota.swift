@@ -14,9 +14,10 @@ struct FleetAccountQuota: Sendable {
     let quota: FleetQuota
     /// Keyed by email, lowercased: the provider counts per mailbox, whatever the account is called here.
     let key: String
+    /// Every window with a limit: what a message takes one of at MAIL FROM (its first
+    /// recipient included).
     private let messageLimits: [QuotaWindow: Int]
     private let recipientLimits: [QuotaWindow: Int]
-    private let values: [QuotaWindow: Int]
 
     /// Nil when there is no fleet database or the account has no limit to share.
     init?(_ quota: FleetQuota?, account: Account) {
@@ -31,7 +32,6 @@ struct FleetAccountQuota: Sendable {
         guard !values.isEmpty else { return nil }
         self.quota = quota
         self.key = account.email.lowercased()
-        self.values = values
         self.messageLimits = values
         self.recipientLimits = values.filter { $0.key == .recipientsPerDay }
     }
@@ -59,12 +59,12 @@ struct FleetAccountQuota: Sendable {
     /// bucket of its window (the fleet frees room bucket by bucket; the exact moment depends on
     /// other replicas, so this is the earliest it can be, not a promise).
     func refusal(_ window: QuotaWindow) -> QuotaRefusal {
-        QuotaRefusal(limit: window.limit, value: values[window] ?? 0, retryAfter: .seconds(window.bucketSeconds))
+        QuotaRefusal(limit: window.limit, value: messageLimits[window] ?? 0, retryAfter: .seconds(window.bucketSeconds))
     }
 
     /// A lease was still on its way: retry in a second.
     func pendingRefusal(_ window: QuotaWindow) -> QuotaRefusal {
-        QuotaRefusal(limit: window.limit, value: values[window] ?? 0, retryAfter: .seconds(1))
+        QuotaRefusal(limit: window.limit, value: messageLimits[window] ?? 0, retryAfter: .seconds(1))
     }
 }
 
